@@ -1,0 +1,208 @@
+// `pccheck bench`: checkpoint throughput against the disk's raw write rate.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/commit_reporter.h"
+#include "cli/json.h"
+#include "cli/raw_write.h"
+#include "engine/engine.h"
+#include "engine/size_parse.h"
+
+namespace pccheck::cli {
+
+namespace {
+
+constexpr uint64_t kRawCapBytes = 8ull << 30;
+
+// Fast, non-cryptographic random bytes: the checkpoint content must not
+// compress or deduplicate, nothing more.
+void FillRandom(uint8_t* p, uint64_t n, uint64_t seed) {
+  uint64_t x = seed;
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    x += 0x9e3779b97f4a7c15ull;  // splitmix64
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    std::memcpy(p + i, &z, 8);
+  }
+  for (; i < n; ++i) p[i] = static_cast<uint8_t>(i * 131 + seed);
+}
+
+// About eight tensors of uneven sizes that add up to the whole buffer, like the
+// layers of a model.
+std::vector<TensorSource> SplitIntoTensors(const uint8_t* data, uint64_t size) {
+  static constexpr uint64_t kWeights[] = {5, 1, 8, 3, 2, 7, 1, 4};
+  constexpr uint64_t kWeightSum = 31;
+  std::vector<TensorSource> tensors;
+  uint64_t offset = 0;
+  for (size_t i = 0; i < std::size(kWeights) && offset < size; ++i) {
+    const bool last = i + 1 == std::size(kWeights);
+    const uint64_t bytes =
+        last ? size - offset : std::min(size - offset, size / kWeightSum * kWeights[i]);
+    if (bytes == 0) continue;
+    TensorSource t;
+    t.meta.name = "layer" + std::to_string(i) + ".weight";
+    t.meta.dtype = "uint8";
+    t.meta.shape = {static_cast<int64_t>(bytes)};
+    t.meta.bytes = bytes;
+    t.data = data + offset;
+    tensors.push_back(std::move(t));
+    offset += bytes;
+  }
+  return tensors;
+}
+
+std::unique_ptr<Gpu> OpenGpu(std::string* description) {
+  std::string why;
+  std::unique_ptr<Gpu> gpu = NewCudaGpu(&why);
+  if (gpu == nullptr) {
+    gpu = NewFakeGpu();
+    *description = gpu->Describe() + "; CUDA unusable: " + why;
+  } else {
+    *description = gpu->Describe();
+  }
+  return gpu;
+}
+
+double Gbps(uint64_t bytes, double seconds) {
+  return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0;
+}
+
+}  // namespace
+
+uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk) {
+  if (chunk == 0) return 0;
+  const uint64_t wanted = AlignUp(size, chunk) * static_cast<uint64_t>(std::max(inflight, 1));
+  const uint64_t capped = std::min(wanted, AlignUp(2ull << 30, chunk));
+  return std::max(capped, 2 * chunk);
+}
+
+int RunBench(const BenchOptions& o) {
+  EngineOptions eo;
+  eo.root = o.root;
+  eo.chunk_bytes = o.chunk;
+  eo.writers = o.writers;
+  eo.max_inflight = o.inflight;
+  eo.pool_bytes = o.pool != 0 ? o.pool : DefaultBenchPool(o.size, o.inflight, o.chunk);
+  eo.policy = Policy::kBlock;
+  if (Status s = eo.Validate(); !s.ok()) {
+    std::fprintf(stderr, "pccheck bench: %s\n", s.ToString().c_str());
+    return kExitUsage;
+  }
+
+  std::unique_ptr<FileSystem> fs = NewPosixFileSystem();
+  std::string gpu_description;
+  std::unique_ptr<Gpu> gpu = OpenGpu(&gpu_description);
+  auto opened = Engine::Open(eo, fs.get(), gpu.get());
+  if (!opened.ok()) {
+    std::fprintf(stderr, "pccheck bench: cannot open the store at %s: %s\n", o.root.c_str(),
+                 opened.status().ToString().c_str());
+    return kExitFailed;
+  }
+  std::unique_ptr<Engine> engine = std::move(opened).value();
+
+  auto buffer = std::make_unique_for_overwrite<uint8_t[]>(o.size);
+  FillRandom(buffer.get(), o.size, o.size ^ 0x5eed);
+  const std::vector<TensorSource> tensors = SplitIntoTensors(buffer.get(), o.size);
+  const uint64_t first_step = engine->LatestStep(o.job, o.rank).value_or(0) + 1;
+  std::fprintf(stderr, "bench: %llu checkpoints of %s from step %llu in %s (%s, pool %s, %s)\n",
+               static_cast<unsigned long long>(o.count), FormatSize(o.size).c_str(),
+               static_cast<unsigned long long>(first_step), o.root.c_str(), gpu_description.c_str(),
+               FormatSize(eo.pool_bytes).c_str(),
+               engine->Stats().pool_locked ? "pinned" : "not pinned");
+
+  // Saving: the reporter prints each commit; Save blocks while `inflight` are in flight.
+  CommitReporter reporter(/*progress=*/true);
+  std::vector<std::shared_ptr<SaveHandle>> handles;
+  bool submit_failed = false;
+  for (uint64_t i = 0; i < o.count; ++i) {
+    SaveRequest request;
+    request.job = o.job;
+    request.rank = o.rank;
+    request.step = first_step + i;
+    request.tensors = tensors;
+    auto handle = engine->Save(std::move(request));
+    if (!handle.ok()) {
+      reporter.Done(first_step + i, handle.status());
+      submit_failed = true;
+      break;
+    }
+    const uint64_t step = first_step + i;
+    handle.value()->SetOnDone([&reporter, step](const Status& s) { reporter.Done(step, s); });
+    handles.push_back(handle.value());
+  }
+  for (auto& h : handles) reporter.Done(h->step(), h->Wait());  // no-op when already reported
+  reporter.Finish();
+  const CommitReporter::Counts counts = reporter.counts();
+  engine->Shutdown();
+  engine.reset();
+
+  // The reference: plain parallel O_DIRECT writes of as many bytes, same directory.
+  const uint64_t persisted = counts.committed * o.size;
+  std::fprintf(stderr, "bench: measuring the raw O_DIRECT write rate of %s...\n", o.root.c_str());
+  auto raw = MeasureRawWrite(fs.get(), o.root, std::min(std::max(persisted, o.size), kRawCapBytes),
+                             o.writers);
+  if (!raw.ok()) {
+    std::fprintf(stderr, "pccheck bench: %s\n", raw.status().ToString().c_str());
+    return kExitFailed;
+  }
+
+  const double seconds = counts.last_commit_seconds;
+  const double persist_gbps = Gbps(persisted, seconds);
+  const double raw_gbps = raw->gbps();
+  const double ratio = raw_gbps > 0 ? persist_gbps / raw_gbps : 0;
+  if (o.json) {
+    JsonObject j;
+    j.Add("persist_gbps", persist_gbps)
+        .Add("raw_direct_gbps", raw_gbps)
+        .Add("ratio", ratio)
+        .Add("checkpoints", counts.committed)
+        .Add("superseded", counts.superseded)
+        .Add("failed", counts.failed)
+        .Add("bytes", persisted)
+        .Add("checkpoint_bytes", o.size)
+        .Add("seconds", seconds)
+        .Add("first_step", first_step)
+        .Add("chunk_bytes", eo.chunk_bytes)
+        .Add("pool_bytes", eo.pool_bytes)
+        .Add("writers", eo.writers)
+        .Add("inflight", eo.max_inflight)
+        .Add("raw_bytes", raw->bytes)
+        .Add("raw_seconds", raw->seconds)
+        .Add("raw_o_direct", raw->direct)
+        .Add("gpu", gpu_description);
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf(
+        "persist   %.3f GB/s  %llu checkpoints, %s, %.2f s until the last commit\n"
+        "raw       %.3f GB/s  %s of %d-thread %s writes in 16 MiB blocks, %.2f s\n"
+        "ratio     %.2f       (persist / raw; 1.00 means checkpointing at the disk's speed)\n"
+        "settings  chunk %s, pool %s, %d writers, %d in flight\n",
+        persist_gbps, static_cast<unsigned long long>(counts.committed),
+        FormatSize(persisted).c_str(), seconds, raw_gbps, FormatSize(raw->bytes).c_str(), o.writers,
+        raw->direct ? "O_DIRECT" : "buffered (O_DIRECT refused here)", raw->seconds, ratio,
+        FormatSize(eo.chunk_bytes).c_str(), FormatSize(eo.pool_bytes).c_str(), eo.writers,
+        eo.max_inflight);
+    if (counts.superseded > 0) {
+      std::printf("note      %llu older checkpoints were superseded by newer ones in flight\n",
+                  static_cast<unsigned long long>(counts.superseded));
+    }
+  }
+  std::fflush(stdout);
+  if (submit_failed || counts.failed > 0 || counts.committed == 0) {
+    std::fprintf(stderr, "pccheck bench: %llu of %llu checkpoints failed (see above)\n",
+                 static_cast<unsigned long long>(o.count - counts.committed - counts.superseded),
+                 static_cast<unsigned long long>(o.count));
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace pccheck::cli

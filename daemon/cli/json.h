@@ -1,0 +1,80 @@
+// Just enough JSON for the CLI's --json output, with no dependency: one flat
+// object per call site, or an array of them. Keys are written as given (they
+// are literals in our code); string values are escaped.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace pccheck::cli {
+
+// `s` as a quoted JSON string: escapes quotes, backslashes and control bytes.
+// Bytes >= 0x80 pass through (UTF-8 stays UTF-8).
+inline std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Builds {"key": value, ...} field by field.
+class JsonObject {
+ public:
+  JsonObject& Add(std::string_view key, std::string_view v) { return Raw(key, JsonString(v)); }
+  JsonObject& Add(std::string_view key, const char* v) { return Raw(key, JsonString(v)); }
+  JsonObject& Add(std::string_view key, const std::string& v) { return Raw(key, JsonString(v)); }
+  JsonObject& Add(std::string_view key, bool v) { return Raw(key, v ? "true" : "false"); }
+  JsonObject& Add(std::string_view key, int v) { return Raw(key, std::to_string(v)); }
+  JsonObject& Add(std::string_view key, uint32_t v) { return Raw(key, std::to_string(v)); }
+  JsonObject& Add(std::string_view key, int64_t v) { return Raw(key, std::to_string(v)); }
+  JsonObject& Add(std::string_view key, uint64_t v) { return Raw(key, std::to_string(v)); }
+  // Non-finite numbers have no JSON spelling; they become null.
+  JsonObject& Add(std::string_view key, double v) {
+    if (!std::isfinite(v)) return Raw(key, "null");
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return Raw(key, buf);
+  }
+  // `json` must already be valid JSON (a nested object or array).
+  JsonObject& Raw(std::string_view key, std::string_view json) {
+    body_ += body_.empty() ? "" : ", ";
+    body_ += JsonString(key);
+    body_ += ": ";
+    body_ += json;
+    return *this;
+  }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+}  // namespace pccheck::cli

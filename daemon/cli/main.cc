@@ -1,0 +1,177 @@
+// `pccheck`: the command line. Parses arguments with CLI11 and hands each
+// command its options (commands.h). CLI11's exceptions stop here: a bad
+// argument becomes a message naming it and a non-zero exit.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+#include "engine/size_parse.h"
+
+namespace pccheck::cli {
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3
+  pccheck bench --root /tmp/store --size 8M --count 3 --chunk 1M --json
+  pccheck list --root /mnt/nvme/ckpt
+  pccheck verify --root /mnt/nvme/ckpt
+
+Sizes are bytes, or a number with K, M, G or T (powers of 1024; KiB/KB, MiB/MB... also
+accepted): 4096, 64M, 1GiB. Run `pccheck COMMAND --help` for a command's options.
+)";
+
+// Lets a size option read "64M": CLI11 stores the byte count ParseSize made.
+CLI::Validator SizeValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto bytes = ParseSize(text);
+        if (!bytes.ok()) return bytes.status().message();
+        text = std::to_string(bytes.value());
+        return "";
+      },
+      "", "size");
+}
+
+// A whole number of at least 1 (CLI11's own range check prints 1.8e308 here).
+CLI::Validator PositiveValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        auto [p, ec] = std::from_chars(text.data(), end, v);
+        if (ec != std::errc() || p != end || v == 0) {
+          return "expected a whole number of at least 1, got '" + text + "'";
+        }
+        return "";
+      },
+      "", "positive");
+}
+
+std::string Default(const std::string& v) { return " (default " + v + ")"; }
+std::string Default(uint64_t v) { return Default(std::to_string(v)); }
+
+void AddRoot(CLI::App* cmd, std::string* root, const char* what) {
+  cmd->add_option("--root", *root, std::string("Store directory: ") + what)
+      ->required()
+      ->type_name("DIR");
+}
+
+CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
+  const BenchOptions d;
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate");
+  AddRoot(cmd, &o->root, "created when missing; a rerun continues its steps");
+  cmd->add_option("--size", o->size, "Bytes per checkpoint, split into ~8 tensors of uneven sizes")
+      ->required()
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--count", o->count, "Checkpoints to save, one step each")
+      ->required()
+      ->check(PositiveValidator())
+      ->type_name("N");
+  cmd->add_option(
+         "--inflight", o->inflight,
+         "Checkpoints in flight at once; a save waits while this many are" + Default(d.inflight))
+      ->check(CLI::Range(1, 64))
+      ->type_name("N");
+  cmd->add_option("--chunk", o->chunk, "Pipeline chunk in bytes, a multiple of 4K" + Default("16M"))
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--writers", o->writers,
+                  "Writer threads, also used for the raw write test" + Default(d.writers))
+      ->check(CLI::Range(1, 256))
+      ->type_name("N");
+  cmd->add_option("--pool", o->pool,
+                  "Pinned host memory for chunks in bytes" +
+                      Default("inflight x size, at most 2G, at least 2 chunks"))
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--job", o->job, "Job name the checkpoints are saved under" + Default(d.job))
+      ->type_name("NAME");
+  cmd->add_option("--rank", o->rank, "Rank the checkpoints are saved under" + Default(d.rank))
+      ->type_name("R");
+  cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
+  cmd->footer(
+      "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
+      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
+      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
+      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
+      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
+      "same store, also after being killed.\n\n"
+      "Example: pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3\n");
+  return cmd;
+}
+
+CLI::App* AddList(CLI::App& app, ListOptions* o) {
+  CLI::App* cmd = app.add_subcommand(
+      "list", "List the checkpoints in a store: job, rank, step, size, time, state, latest");
+  AddRoot(cmd, &o->root, "an existing store; do not run while something writes to it");
+  cmd->add_flag("--json", o->json,
+                "Print a JSON array of {job, rank, step, slot, bytes, state, wall_time, latest}");
+  cmd->footer("Example: pccheck list --root /mnt/nvme/ckpt --json\n");
+  return cmd;
+}
+
+CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Check every chunk of every committed checkpoint against its checksum");
+  AddRoot(cmd, &o->root, "an existing store; do not run while something writes to it");
+  cmd->footer(
+      "Prints one line per checkpoint, OK or the problem. Exits 0 only when the latest\n"
+      "checkpoint of every job and rank verifies; older damaged ones are reported, and\n"
+      "restore skips them.\n\n"
+      "Example: pccheck verify --root /mnt/nvme/ckpt && echo store is good\n");
+  return cmd;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app(
+      "pccheck: persistent concurrent checkpointing for deep-learning training.\n"
+      "Offline tools for a checkpoint store directory.",
+      "pccheck");
+  app.footer(kExamples);
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Log the engine's progress on stderr (default off)");
+
+  BenchOptions bench;
+  ListOptions list;
+  VerifyOptions verify;
+  CLI::App* bench_cmd = AddBench(app, &bench);
+  CLI::App* list_cmd = AddList(app, &list);
+  CLI::App* verify_cmd = AddVerify(app, &verify);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  // Logs go to stderr, so stdout carries only results (`committed step=K`, JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("pccheck"));
+  spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);
+
+  if (*bench_cmd) return RunBench(bench);
+  if (*list_cmd) return RunList(list);
+  if (*verify_cmd) return RunVerify(verify);
+  return kExitUsage;  // unreachable: require_subcommand(1)
+}
+
+}  // namespace
+}  // namespace pccheck::cli
+
+int main(int argc, char** argv) {
+  try {
+    return pccheck::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pccheck: unexpected error: %s\n", e.what());
+    return pccheck::cli::kExitFailed;
+  }
+}

@@ -1,0 +1,330 @@
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "engine/chunk_pool.h"
+#include "engine/pipeline.h"
+#include "engine/restore.h"
+#include "engine/slot_store.h"
+
+namespace pccheck {
+
+// ---- SaveHandle -------------------------------------------------------------
+
+bool SaveHandle::snapshot_done() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+void SaveHandle::WaitSnapshot() const {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return snapshot_; });
+}
+
+bool SaveHandle::done() const {
+  std::lock_guard lock(mu_);
+  return done_;
+}
+
+Status SaveHandle::Wait() const {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return done_; });
+  return status_;
+}
+
+bool SaveHandle::WaitFor(uint64_t timeout_us) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, std::chrono::microseconds(timeout_us), [&] { return done_; });
+}
+
+Status SaveHandle::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+void SaveHandle::SetOnSnapshot(std::function<void()> cb) {
+  std::unique_lock lock(mu_);
+  if (snapshot_) {
+    lock.unlock();
+    cb();
+    return;
+  }
+  on_snapshot_ = std::move(cb);
+}
+
+void SaveHandle::SetOnDone(std::function<void(const Status&)> cb) {
+  std::unique_lock lock(mu_);
+  if (done_) {
+    Status s = status_;
+    lock.unlock();
+    cb(s);
+    return;
+  }
+  on_done_ = std::move(cb);
+}
+
+void SaveHandle::MarkSnapshot() {
+  std::function<void()> cb;
+  {
+    std::lock_guard lock(mu_);
+    snapshot_ = true;
+    cb = std::move(on_snapshot_);
+  }
+  cv_.notify_all();
+  if (cb) cb();
+}
+
+void SaveHandle::MarkDone(const Status& s) {
+  std::function<void(const Status&)> cb;
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    status_ = s;
+    cb = std::move(on_done_);
+  }
+  cv_.notify_all();
+  if (cb) cb(s);
+}
+
+// ---- Engine -----------------------------------------------------------------
+
+namespace {
+
+// Checks the tensor table and packs the tensors in order into one stream.
+Result<uint64_t> PackTensors(std::vector<TensorSource>& tensors) {
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (auto& t : tensors) {
+    if (t.meta.name.empty() || t.meta.name.size() > kMaxNameBytes) {
+      return Status::InvalidArgument("tensor name '" + t.meta.name + "' is empty or too long");
+    }
+    if (!names.insert(t.meta.name).second) {
+      return Status::InvalidArgument("tensor name '" + t.meta.name + "' appears twice");
+    }
+    if (t.meta.bytes > 0 && t.data == nullptr) {
+      return Status::InvalidArgument("tensor '" + t.meta.name + "' has no data pointer");
+    }
+    if (t.meta.shape.size() > kMaxDims) {
+      return Status::InvalidArgument("tensor '" + t.meta.name + "' has more than " +
+                                     std::to_string(kMaxDims) + " dimensions");
+    }
+    if (offset + t.meta.bytes < offset) return Status::InvalidArgument("tensor sizes overflow");
+    t.meta.offset = offset;
+    offset += t.meta.bytes;
+  }
+  return offset;
+}
+
+}  // namespace
+
+const char* PolicyName(Policy p) { return p == Policy::kBlock ? "block" : "skip"; }
+
+Result<Policy> ParsePolicy(const std::string& s) {
+  if (s == "block") return Policy::kBlock;
+  if (s == "skip") return Policy::kSkip;
+  return Status::InvalidArgument("policy '" + s + "' is not 'block' or 'skip'");
+}
+
+Status EngineOptions::Validate() const {
+  if (root.empty()) return Status::InvalidArgument("root: the store directory is not set");
+  if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > (1ull << 31)) {
+    return Status::InvalidArgument("chunk: " + std::to_string(chunk_bytes) +
+                                   " is not a multiple of 4096 between 4 KiB and 2 GiB");
+  }
+  if (pool_bytes < chunk_bytes) {
+    return Status::InvalidArgument("pool: " + std::to_string(pool_bytes) +
+                                   " bytes is smaller than one chunk (" +
+                                   std::to_string(chunk_bytes) + ")");
+  }
+  if (writers < 1 || writers > 256) {
+    return Status::InvalidArgument("writers: " + std::to_string(writers) + " is not in 1..256");
+  }
+  if (max_inflight < 1 || max_inflight > 64) {
+    return Status::InvalidArgument("max-inflight: " + std::to_string(max_inflight) +
+                                   " is not in 1..64");
+  }
+  return Status::Ok();
+}
+
+Engine::Engine(const EngineOptions& options, FileSystem* fs, Gpu* gpu, const Clock* clock)
+    : options_(options), fs_(fs), gpu_(gpu), clock_(clock) {}
+
+Engine::~Engine() { Shutdown(); }
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileSystem* fs,
+                                             Gpu* gpu, const Clock* clock) {
+  PCC_RETURN_IF_ERROR(options.Validate());
+  PCC_RETURN_IF_ERROR(fs->CreateDirs(options.root).Annotate("creating the store root"));
+  auto engine = std::unique_ptr<Engine>(new Engine(options, fs, gpu, clock));
+  // Recover every store now, so a crash's leftovers are cleaned at start-up.
+  PCC_ASSIGN_OR_RETURN(auto jobs, fs->List(options.root));
+  for (const auto& job : jobs) {
+    if (!job.is_dir || !ValidateJobName(job.name).ok()) continue;
+    PCC_ASSIGN_OR_RETURN(auto ranks, fs->List(JoinPath(options.root, job.name)));
+    for (const auto& r : ranks) {
+      uint32_t rank = 0;
+      if (!r.is_dir || std::sscanf(r.name.c_str(), "rank-%u", &rank) != 1 ||
+          r.name != "rank-" + std::to_string(rank)) {
+        continue;
+      }
+      PCC_RETURN_IF_ERROR(engine->StoreFor(job.name, rank, false).status());
+    }
+  }
+  PCC_ASSIGN_OR_RETURN(engine->pool_,
+                       ChunkPool::Create(gpu, options.pool_bytes, options.chunk_bytes));
+  engine->pipeline_ =
+      std::make_unique<Pipeline>(engine->options_, fs, gpu, engine->pool_.get());
+  return engine;
+}
+
+Result<SlotStore*> Engine::StoreFor(const std::string& job, uint32_t rank, bool create) {
+  std::lock_guard lock(mu_);
+  auto key = std::make_pair(job, rank);
+  auto it = stores_.find(key);
+  if (it != stores_.end()) return it->second.get();
+  PCC_ASSIGN_OR_RETURN(auto store, SlotStore::Open(fs_, options_.root, job, rank,
+                                                   options_.max_inflight + 1, create));
+  SlotStore* raw = store.get();
+  stores_.emplace(key, std::move(store));
+  return raw;
+}
+
+Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return Status::Unavailable("the engine is shutting down");
+  }
+  PCC_ASSIGN_OR_RETURN(uint64_t bytes, PackTensors(request.tensors));
+  if (request.user_blob.size() > kMaxUserBlobBytes) {
+    return Status::InvalidArgument("user blob of " + std::to_string(request.user_blob.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(kMaxUserBlobBytes));
+  }
+  PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(request.job, request.rank, true));
+  if (options_.policy == Policy::kSkip && bytes > 0 && pool_->free_count() == 0) {
+    return Status::Busy("checkpoint of step " + std::to_string(request.step) +
+                        " skipped: the pinned pool is full (raise --pool, or checkpoint less "
+                        "often)");
+  }
+  auto begun = store->BeginSave(request.step, options_.max_inflight, options_.policy);
+  if (!begun.ok()) {
+    const Code code = begun.status().code();
+    if (code != Code::kInvalidArgument && code != Code::kBusy) {
+      pipeline_->RecordFailure(begun.status());
+    }
+    return begun.status();
+  }
+  const uint32_t slot = begun.value();
+
+  auto ckpt = std::make_shared<Checkpoint>();
+  ckpt->store = store;
+  Manifest& m = ckpt->manifest;
+  m.job = request.job;
+  m.rank = request.rank;
+  m.step = request.step;
+  m.wall_time = clock_->WallSeconds();
+  m.slot = slot;
+  m.data_bytes = bytes;
+  m.chunk_bytes = options_.chunk_bytes;
+  for (const auto& t : request.tensors) m.tensors.push_back(t.meta);
+  m.chunk_crcs.assign(m.chunk_count(), 0);
+  m.user_blob = std::move(request.user_blob);
+  ckpt->chunks = m.chunk_count();
+  ckpt->to_copy = ckpt->chunks;
+  ckpt->to_write = ckpt->chunks;
+  ckpt->handle = std::make_shared<SaveHandle>(request.step, bytes);
+
+  OpenOptions oo;
+  oo.create = true;
+  oo.write = true;
+  oo.direct = options_.direct_io;
+  auto file = fs_->Open(store->DataPath(slot), oo);
+  Status s = file.status();
+  if (s.ok()) s = file.value()->Allocate(AlignUp(bytes, kDirectAlign));
+  if (!s.ok()) {
+    store->AbandonSave(slot);
+    s = s.Annotate("preparing slot " + std::to_string(slot) + " for step " +
+                   std::to_string(request.step));
+    pipeline_->RecordFailure(s);
+    return s;
+  }
+  ckpt->data = std::move(file).value();
+  ckpt->request = std::move(request);
+  auto handle = ckpt->handle;
+  pipeline_->Submit(std::move(ckpt));
+  return handle;
+}
+
+Result<RestoreResult> Engine::Restore(const std::string& job, uint32_t rank,
+                                      std::optional<uint64_t> step,
+                                      const std::map<std::string, TensorDest>& dests) {
+  PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(job, rank, false));
+  return RestoreFromStore(fs_, gpu_, *store, options_, step, dests);
+}
+
+Status Engine::Verify(const std::string& job, uint32_t rank, uint64_t step) {
+  return Restore(job, rank, step, {}).status();
+}
+
+std::vector<CheckpointInfo> Engine::List() {
+  std::vector<SlotStore*> stores;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, s] : stores_) stores.push_back(s.get());
+  }
+  std::vector<CheckpointInfo> out;
+  for (SlotStore* s : stores) {
+    for (const auto& v : s->Slots()) {
+      CheckpointInfo info;
+      info.job = s->job();
+      info.rank = s->rank();
+      info.slot = v.slot;
+      info.latest = v.latest;
+      if (v.committed) {
+        info.step = v.manifest->step;
+        info.bytes = v.manifest->data_bytes;
+        info.wall_time = v.manifest->wall_time;
+        info.state = "committed";
+      } else {
+        info.state = "damaged: " + v.damage;
+      }
+      out.push_back(std::move(info));
+    }
+  }
+  return out;
+}
+
+std::optional<uint64_t> Engine::LatestStep(const std::string& job, uint32_t rank) {
+  auto store = StoreFor(job, rank, false);
+  if (!store.ok()) return std::nullopt;
+  return store.value()->latest_step();
+}
+
+EngineStats Engine::Stats() {
+  EngineStats st;
+  st.chunk_bytes = options_.chunk_bytes;
+  st.pool_bytes_total = pool_->chunk_count() * pool_->chunk_bytes();
+  st.pool_bytes_free = pool_->free_count() * pool_->chunk_bytes();
+  st.pool_locked = pool_->locked();
+  auto& c = pipeline_->counters();
+  st.saves_committed = c.committed;
+  st.saves_failed = c.failed;
+  st.saves_superseded = c.superseded;
+  st.bytes_written = c.bytes_written;
+  st.inflight = pipeline_->active();
+  st.recent_errors = pipeline_->RecentErrors();
+  return st;
+}
+
+void Engine::Shutdown(uint64_t deadline_us) {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  if (pipeline_) pipeline_->Stop(deadline_us);
+}
+
+}  // namespace pccheck

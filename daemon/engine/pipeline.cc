@@ -1,0 +1,272 @@
+#include "engine/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "engine/commit.h"
+#include "proto/crc32c.h"
+
+namespace pccheck {
+
+void Checkpoint::Fail(const Status& s) {
+  std::lock_guard lock(mu);
+  if (error.ok()) error = s;
+  cancelled = true;
+}
+
+Status Checkpoint::Error() {
+  std::lock_guard lock(mu);
+  return error;
+}
+
+Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool)
+    : options_(options), fs_(fs), gpu_(gpu), pool_(pool) {
+  threads_.emplace_back([this] { CopyLoop(); });
+  for (int i = 0; i < options_.writers; ++i) threads_.emplace_back([this] { WriterLoop(); });
+  threads_.emplace_back([this] { CommitLoop(); });
+}
+
+Pipeline::~Pipeline() { Stop(0); }
+
+void Pipeline::Submit(std::shared_ptr<Checkpoint> ckpt) {
+  {
+    std::lock_guard lock(mu_);
+    active_.push_back(ckpt);
+    copy_queue_.push_back(std::move(ckpt));
+  }
+  copy_cv_.notify_one();
+}
+
+int Pipeline::active() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(active_.size());
+}
+
+void Pipeline::Stop(uint64_t deadline_us) {
+  std::unique_lock lock(mu_);
+  if (threads_.empty()) return;
+  idle_cv_.wait_for(lock, std::chrono::microseconds(deadline_us), [&] { return active_.empty(); });
+  if (!active_.empty()) {
+    spdlog::warn("shutting down with {} checkpoint(s) still in flight; abandoning them (latest is "
+                 "unchanged by them)", active_.size());
+    for (auto& c : active_) c->Fail(Status::Aborted("abandoned: the engine is shutting down"));
+  }
+  abandon_ = true;
+  lock.unlock();
+  pool_->Kick();
+  lock.lock();
+  // Abandoned saves drain quickly: their remaining chunks are skipped.
+  idle_cv_.wait(lock, [&] { return active_.empty(); });
+  stopping_ = true;
+  lock.unlock();
+  copy_cv_.notify_all();
+  write_cv_.notify_all();
+  commit_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Pipeline::CopyLoop() {
+  for (;;) {
+    std::shared_ptr<Checkpoint> ckpt;
+    {
+      std::unique_lock lock(mu_);
+      copy_cv_.wait(lock, [&] { return stopping_ || !copy_queue_.empty(); });
+      if (copy_queue_.empty()) return;
+      ckpt = std::move(copy_queue_.front());
+      copy_queue_.pop_front();
+    }
+    Checkpoint& c = *ckpt;
+    if (c.chunks == 0) {
+      c.handle->MarkSnapshot();
+      ChunkFinished(ckpt, 0);
+      continue;
+    }
+    const uint64_t chunk = options_.chunk_bytes;
+    for (uint64_t i = 0; i < c.chunks; ++i) {
+      uint8_t* buf = c.cancelled ? nullptr : pool_->Acquire([&] {
+        return c.cancelled.load() || abandon_.load();
+      });
+      if (buf == nullptr) {
+        if (!c.cancelled) c.Fail(Status::Aborted("abandoned: the engine is shutting down"));
+        ChunkCopied(c, c.chunks - i);
+        ChunkFinished(ckpt, c.chunks - i);
+        break;
+      }
+      const uint64_t len = std::min(chunk, c.manifest.data_bytes - i * chunk);
+      WriteTask task{ckpt, i, buf, len, {}};
+      Status s = FillChunk(c, i, buf, len, &task.fences);
+      if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(i)));
+      {
+        std::lock_guard lock(mu_);
+        write_queue_.push_back(std::move(task));
+      }
+      write_cv_.notify_one();
+    }
+  }
+}
+
+Status Pipeline::FillChunk(Checkpoint& c, uint64_t index, uint8_t* buf, uint64_t len,
+                           std::vector<Fence>* fences) {
+  const uint64_t start = index * options_.chunk_bytes;
+  const uint64_t end = start + len;
+  const auto& ts = c.request.tensors;
+  // Tensors are packed in order: find the first one that ends after `start`.
+  auto it = std::partition_point(ts.begin(), ts.end(), [&](const TensorSource& t) {
+    return t.meta.offset + t.meta.bytes <= start;
+  });
+  std::vector<int> devices;
+  Status status;
+  for (; it != ts.end() && it->meta.offset < end && status.ok(); ++it) {
+    const uint64_t from = std::max(start, it->meta.offset);
+    const uint64_t to = std::min(end, it->meta.offset + it->meta.bytes);
+    if (from >= to) continue;
+    uint8_t* dst = buf + (from - start);
+    const uint8_t* src = static_cast<const uint8_t*>(it->data) + (from - it->meta.offset);
+    if (it->device == kHostDevice) {
+      std::memcpy(dst, src, to - from);
+    } else {
+      status = gpu_->CopyToHost(it->device, dst, src, to - from);
+      if (std::find(devices.begin(), devices.end(), it->device) == devices.end()) {
+        devices.push_back(it->device);
+      }
+    }
+  }
+  // Fences even after a failure: the writer must not free a chunk that a
+  // queued copy may still fill.
+  for (int d : devices) {
+    auto f = gpu_->Record(d);
+    if (f.ok()) {
+      fences->push_back(f.value());
+    } else if (status.ok()) {
+      status = f.status();
+    }
+  }
+  std::memset(buf + len, 0, AlignUp(len, kDirectAlign) - len);
+  return status;
+}
+
+void Pipeline::WriterLoop() {
+  for (;;) {
+    WriteTask task;
+    {
+      std::unique_lock lock(mu_);
+      write_cv_.wait(lock, [&] { return stopping_ || !write_queue_.empty(); });
+      if (write_queue_.empty()) return;
+      task = std::move(write_queue_.front());
+      write_queue_.pop_front();
+    }
+    Checkpoint& c = *task.ckpt;
+    Status s;
+    for (const Fence& f : task.fences) {
+      Status w = gpu_->Wait(f);
+      if (s.ok()) s = w;
+    }
+    if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
+    c.handle->AddCopied(task.len);
+    ChunkCopied(c, 1);
+    if (!c.cancelled) {
+      c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
+      s = c.data->WriteAt(task.buf, AlignUp(task.len, kDirectAlign),
+                          task.index * options_.chunk_bytes);
+      if (s.ok()) {
+        c.handle->AddWritten(task.len);
+        counters_.bytes_written += task.len;
+      } else {
+        c.Fail(s.Annotate("writing chunk " + std::to_string(task.index) + " of step " +
+                          std::to_string(c.request.step)));
+      }
+    }
+    pool_->Release(task.buf);
+    ChunkFinished(task.ckpt, 1);
+  }
+}
+
+void Pipeline::ChunkCopied(Checkpoint& c, uint64_t n) {
+  if (c.to_copy.fetch_sub(n) == n) c.handle->MarkSnapshot();
+}
+
+void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n) {
+  if (ckpt->to_write.fetch_sub(n) != n) return;
+  {
+    std::lock_guard lock(mu_);
+    commit_queue_.push_back(ckpt);
+  }
+  commit_cv_.notify_one();
+}
+
+void Pipeline::CommitLoop() {
+  for (;;) {
+    std::shared_ptr<Checkpoint> ckpt;
+    {
+      std::unique_lock lock(mu_);
+      commit_cv_.wait(lock, [&] { return stopping_ || !commit_queue_.empty(); });
+      if (commit_queue_.empty()) return;
+      ckpt = std::move(commit_queue_.front());
+      commit_queue_.pop_front();
+    }
+    Finalize(ckpt);
+  }
+}
+
+void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
+  Checkpoint& c = *ckpt;
+  if (c.cancelled) {
+    c.store->AbandonSave(c.manifest.slot);
+    Retire(ckpt, c.Error());
+    return;
+  }
+  Status s = CommitCheckpoint(fs_, c.store, c.data.get(), c.manifest);
+  if (s.ok()) {
+    // Newest wins: older saves of this store can never become latest now.
+    std::lock_guard lock(mu_);
+    for (auto& other : active_) {
+      if (other->store == c.store && other->request.step < c.request.step) {
+        other->Fail(Status::Aborted("step " + std::to_string(other->request.step) +
+                                    " superseded by step " + std::to_string(c.request.step)));
+      }
+    }
+  }
+  pool_->Kick();
+  Retire(ckpt, s);
+}
+
+void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) {
+  ckpt->data.reset();
+  if (s.ok()) {
+    ++counters_.committed;
+  } else if (s.code() == Code::kAborted) {
+    ++counters_.superseded;
+  } else {
+    ++counters_.failed;
+    NoteError(s);
+  }
+  {
+    std::lock_guard lock(mu_);
+    active_.remove(ckpt);
+  }
+  ckpt->handle->MarkDone(s);
+  idle_cv_.notify_all();
+}
+
+void Pipeline::RecordFailure(const Status& s) {
+  ++counters_.failed;
+  NoteError(s);
+}
+
+void Pipeline::NoteError(const Status& s) {
+  spdlog::error("{}", s.ToString());
+  std::lock_guard lock(mu_);
+  recent_errors_.push_back(s.ToString());
+  if (recent_errors_.size() > 16) recent_errors_.pop_front();
+}
+
+std::vector<std::string> Pipeline::RecentErrors() const {
+  std::lock_guard lock(mu_);
+  return {recent_errors_.begin(), recent_errors_.end()};
+}
+
+}  // namespace pccheck

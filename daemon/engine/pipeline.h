@@ -1,0 +1,110 @@
+// Pipeline: the threads that move checkpoints from their sources to disk.
+//
+//   copy thread     one per engine; takes saves in arrival order and, chunk by
+//                   chunk, takes a pool chunk (waiting when the pool is empty:
+//                   backpressure) and fills it from the sources through Gpu
+//   writer threads  wait for a chunk's copy, checksum it, write it with
+//                   O_DIRECT at its offset, give the chunk back to the pool
+//   commit thread   once a save's last chunk is written, runs the commit
+//                   protocol (commit.h) and acknowledges
+//
+// Copies of chunk i+1 overlap writes of chunk i, and several saves overlap
+// each other. Internal to the engine.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/chunk_pool.h"
+#include "engine/engine.h"
+#include "engine/slot_store.h"
+
+namespace pccheck {
+
+// One save in flight.
+struct Checkpoint {
+  SaveRequest request;  // tensors with offsets assigned
+  Manifest manifest;    // filled as chunks are written
+  std::shared_ptr<SaveHandle> handle;
+  SlotStore* store = nullptr;
+  std::unique_ptr<File> data;
+  uint64_t chunks = 0;
+  std::atomic<uint64_t> to_copy{0};   // chunks whose copy has not ended
+  std::atomic<uint64_t> to_write{0};  // chunks not yet written or skipped
+  std::atomic<bool> cancelled{false};
+  std::mutex mu;
+  Status error;  // first failure, or the reason for cancelling
+
+  // Records the first failure and stops further work on this save.
+  void Fail(const Status& s);
+  Status Error();
+};
+
+struct EngineCounters {
+  std::atomic<uint64_t> committed{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> superseded{0};
+  std::atomic<uint64_t> bytes_written{0};
+};
+
+class Pipeline {
+ public:
+  Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool);
+  ~Pipeline();  // Stop(0) if not stopped
+
+  // Queues a save whose slot is reserved and data file open.
+  void Submit(std::shared_ptr<Checkpoint> ckpt);
+  // Waits up to deadline_us for the saves in flight, cancels the rest, joins.
+  void Stop(uint64_t deadline_us);
+  int active() const;
+  EngineCounters& counters() { return counters_; }
+  std::vector<std::string> RecentErrors() const;
+  // Counts a save that failed before it entered the pipeline.
+  void RecordFailure(const Status& s);
+
+ private:
+  struct WriteTask {
+    std::shared_ptr<Checkpoint> ckpt;
+    uint64_t index = 0;
+    uint8_t* buf = nullptr;
+    uint64_t len = 0;
+    std::vector<Fence> fences;
+  };
+
+  void CopyLoop();
+  void WriterLoop();
+  void CommitLoop();
+  // Copies chunk `index` of ckpt into buf; appends the fences to wait for.
+  Status FillChunk(Checkpoint& ckpt, uint64_t index, uint8_t* buf, uint64_t len,
+                   std::vector<Fence>* fences);
+  void ChunkCopied(Checkpoint& ckpt, uint64_t n);
+  void ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n);
+  void Finalize(const std::shared_ptr<Checkpoint>& ckpt);
+  void Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s);
+  void NoteError(const Status& s);
+
+  const EngineOptions options_;
+  FileSystem* fs_;
+  Gpu* gpu_;
+  ChunkPool* pool_;
+  EngineCounters counters_;
+
+  mutable std::mutex mu_;
+  std::condition_variable copy_cv_, write_cv_, commit_cv_, idle_cv_;
+  std::deque<std::shared_ptr<Checkpoint>> copy_queue_;
+  std::deque<WriteTask> write_queue_;
+  std::deque<std::shared_ptr<Checkpoint>> commit_queue_;
+  std::list<std::shared_ptr<Checkpoint>> active_;
+  std::deque<std::string> recent_errors_;
+  bool stopping_ = false;
+  std::atomic<bool> abandon_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace pccheck

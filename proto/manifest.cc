@@ -1,0 +1,280 @@
+// Encoding and decoding of the manifest and `latest` records; docs/format.md
+// is the byte-level description this file follows.
+#include "proto/manifest.h"
+
+#include <unordered_set>
+
+#include "proto/crc32c.h"
+
+namespace pccheck {
+namespace {
+
+constexpr std::string_view kManifestMagic = "PCCKMANF";
+constexpr std::string_view kLatestMagic = "PCCKLATE";
+constexpr size_t kHeaderBytes = 8 + 4;  // magic, format version
+constexpr size_t kTrailerBytes = 4;     // CRC32C of everything before it
+constexpr size_t kLatestBytes = kHeaderBytes + 8 + 4 + 4 + kTrailerBytes;
+// The least a tensor entry takes (empty name and dtype, no dims): bounds the
+// tensor count by the bytes left before anything is reserved.
+constexpr size_t kMinTensorBytes = 4 + 4 + 4 + 8 + 8;
+constexpr uint64_t kChunkAlign = 4096;
+
+Status Corrupt(const char* record, const std::string& what) {
+  return Status::Corruption(std::string(record) + ": " + what);
+}
+
+class Writer {
+ public:
+  void U32(uint32_t v) { Put(v, 4); }
+  void U64(uint64_t v) { Put(v, 8); }
+  void Raw(std::string_view s) { out_.append(s); }
+  void Str(std::string_view s) {  // callers keep sizes within the decoder's caps
+    U32(static_cast<uint32_t>(s.size()));
+    Raw(s);
+  }
+  // Appends the CRC32C trailer and hands the record over.
+  std::string Finish() {
+    U32(Crc32c(out_.data(), out_.size()));
+    return std::move(out_);
+  }
+
+ private:
+  void Put(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
+  }
+  std::string out_;
+};
+
+// Reads fields in order; no read goes past the end and no length is trusted
+// before it is compared with its cap and with the bytes left.
+class Reader {
+ public:
+  Reader(std::string_view bytes, const char* record) : rest_(bytes), record_(record) {}
+  size_t remaining() const { return rest_.size(); }
+  Status Fail(const std::string& what) const { return Corrupt(record_, what); }
+
+  Status U32(uint32_t* v, const char* what) { return Get(v, 4, what); }
+  Status U64(uint64_t* v, const char* what) { return Get(v, 8, what); }
+  Status Str(std::string* s, size_t max, const char* what) {
+    uint32_t n = 0;
+    PCC_RETURN_IF_ERROR(U32(&n, what));
+    if (n > max) {
+      return Fail(std::string(what) + " of " + std::to_string(n) + " bytes exceeds the " +
+                  std::to_string(max) + "-byte limit");
+    }
+    if (n > rest_.size()) return Fail(std::string(what) + " runs past the end of the record");
+    s->assign(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return Status::Ok();
+  }
+
+ private:
+  template <typename T>
+  Status Get(T* v, size_t n, const char* what) {
+    if (rest_.size() < n) return Fail(std::string("truncated at ") + what);
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; ++i) x |= uint64_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
+    *v = static_cast<T>(x);
+    rest_.remove_prefix(n);
+    return Status::Ok();
+  }
+  std::string_view rest_;
+  const char* record_;
+};
+
+// Magic, version, size and checksum: everything checked before fields are parsed.
+// `fixed_size` is the exact record size, or 0 when the size varies.
+Status CheckEnvelope(std::string_view b, std::string_view magic, const char* record,
+                     size_t fixed_size) {
+  if (b.size() < kHeaderBytes + kTrailerBytes) {
+    return Corrupt(record, "record of " + std::to_string(b.size()) + " bytes is too short");
+  }
+  if (b.substr(0, magic.size()) != magic) {
+    return Corrupt(record, "bad magic (expected \"" + std::string(magic) + "\")");
+  }
+  Reader r(b.substr(magic.size()), record);
+  uint32_t version = 0;
+  PCC_RETURN_IF_ERROR(r.U32(&version, "format version"));
+  if (version != kFormatVersion) {
+    return Corrupt(record, "unsupported format version " + std::to_string(version) +
+                               " (this build reads " + std::to_string(kFormatVersion) + ")");
+  }
+  if (fixed_size != 0 && b.size() != fixed_size) {
+    return Corrupt(record, "record is " + std::to_string(b.size()) + " bytes, expected " +
+                               std::to_string(fixed_size));
+  }
+  size_t body = b.size() - kTrailerBytes;
+  uint32_t stored = 0;
+  PCC_RETURN_IF_ERROR(Reader(b.substr(body), record).U32(&stored, "checksum"));
+  if (stored != Crc32c(b.data(), body)) return Corrupt(record, "checksum mismatch");
+  return Status::Ok();
+}
+
+// "tensor 3 ('layer.weight')", the name cut short: names are up to 4 KiB.
+std::string Label(size_t i, const std::string& name) {
+  constexpr size_t kShown = 64;
+  std::string shown = name.substr(0, kShown) + (name.size() > kShown ? "..." : "");
+  return "tensor " + std::to_string(i) + " ('" + shown + "')";
+}
+
+Status ReadTensor(Reader& r, size_t index, TensorEntry* t) {
+  PCC_RETURN_IF_ERROR(r.Str(&t->name, kMaxNameBytes, "tensor name"));
+  PCC_RETURN_IF_ERROR(r.Str(&t->dtype, kMaxDtypeBytes, "tensor dtype"));
+  uint32_t dims = 0;
+  PCC_RETURN_IF_ERROR(r.U32(&dims, "tensor dim count"));
+  if (dims > kMaxDims) {
+    return r.Fail(Label(index, t->name) + " has " + std::to_string(dims) + " dims (limit " +
+                  std::to_string(kMaxDims) + ")");
+  }
+  t->shape.resize(dims);
+  for (int64_t& d : t->shape) {
+    uint64_t v = 0;
+    PCC_RETURN_IF_ERROR(r.U64(&v, "tensor dim"));
+    d = static_cast<int64_t>(v);
+  }
+  PCC_RETURN_IF_ERROR(r.U64(&t->offset, "tensor offset"));
+  return r.U64(&t->bytes, "tensor byte size");
+}
+
+Status ReadTensors(Reader& r, std::vector<TensorEntry>* tensors) {
+  uint32_t count = 0;
+  PCC_RETURN_IF_ERROR(r.U32(&count, "tensor count"));
+  if (count > r.remaining() / kMinTensorBytes) {
+    return r.Fail("tensor count " + std::to_string(count) + " does not fit in the record");
+  }
+  tensors->resize(count);
+  for (size_t i = 0; i < count; ++i) PCC_RETURN_IF_ERROR(ReadTensor(r, i, &(*tensors)[i]));
+  return Status::Ok();
+}
+
+Status ReadChunkCrcs(Reader& r, std::vector<uint32_t>* crcs) {
+  uint64_t count = 0;
+  PCC_RETURN_IF_ERROR(r.U64(&count, "chunk count"));
+  if (count > r.remaining() / 4) {
+    return r.Fail("chunk count " + std::to_string(count) + " does not fit in the record");
+  }
+  crcs->resize(count);
+  for (uint32_t& c : *crcs) PCC_RETURN_IF_ERROR(r.U32(&c, "chunk checksum"));
+  return Status::Ok();
+}
+
+Status CheckTensors(const Manifest& m) {
+  std::unordered_set<std::string_view> names;
+  names.reserve(m.tensors.size());
+  uint64_t prev_offset = 0, prev_end = 0;
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const TensorEntry& t = m.tensors[i];
+    std::string label = Label(i, t.name);
+    if (t.name.size() > kMaxNameBytes) return Corrupt("manifest", label + " name too long");
+    if (t.dtype.size() > kMaxDtypeBytes) return Corrupt("manifest", label + " dtype too long");
+    if (t.shape.size() > kMaxDims) return Corrupt("manifest", label + " has too many dims");
+    for (int64_t d : t.shape) {
+      if (d < 0) return Corrupt("manifest", label + " has a negative dim");
+    }
+    if (t.offset > m.data_bytes || t.bytes > m.data_bytes - t.offset) {
+      return Corrupt("manifest", label + " ends past data_bytes " + std::to_string(m.data_bytes));
+    }
+    if (t.offset < prev_offset) return Corrupt("manifest", label + " is not sorted by offset");
+    if (t.offset < prev_end) return Corrupt("manifest", label + " overlaps the tensor before it");
+    if (!names.insert(t.name).second) return Corrupt("manifest", label + " duplicates a name");
+    prev_offset = t.offset;
+    prev_end = t.offset + t.bytes;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeManifest(const Manifest& m) {
+  Writer w;
+  w.Raw(kManifestMagic);
+  w.U32(kFormatVersion);
+  w.Str(m.job);
+  w.U32(m.rank);
+  w.U64(m.step);
+  w.U64(static_cast<uint64_t>(m.wall_time));
+  w.U32(m.slot);
+  w.U64(m.data_bytes);
+  w.U64(m.chunk_bytes);
+  w.U32(static_cast<uint32_t>(m.tensors.size()));
+  for (const TensorEntry& t : m.tensors) {
+    w.Str(t.name);
+    w.Str(t.dtype);
+    w.U32(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t d : t.shape) w.U64(static_cast<uint64_t>(d));
+    w.U64(t.offset);
+    w.U64(t.bytes);
+  }
+  w.U64(m.chunk_crcs.size());
+  for (uint32_t c : m.chunk_crcs) w.U32(c);
+  w.Str(m.user_blob);
+  return w.Finish();
+}
+
+Result<Manifest> DecodeManifest(std::string_view bytes) {
+  PCC_RETURN_IF_ERROR(CheckEnvelope(bytes, kManifestMagic, "manifest", 0));
+  Reader r(bytes.substr(kHeaderBytes, bytes.size() - kHeaderBytes - kTrailerBytes), "manifest");
+  Manifest m;
+  uint64_t wall_time = 0;
+  PCC_RETURN_IF_ERROR(r.Str(&m.job, kMaxNameBytes, "job name"));
+  PCC_RETURN_IF_ERROR(r.U32(&m.rank, "rank"));
+  PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
+  PCC_RETURN_IF_ERROR(r.U64(&wall_time, "wall time"));
+  m.wall_time = static_cast<int64_t>(wall_time);
+  PCC_RETURN_IF_ERROR(r.U32(&m.slot, "slot"));
+  PCC_RETURN_IF_ERROR(r.U64(&m.data_bytes, "data_bytes"));
+  PCC_RETURN_IF_ERROR(r.U64(&m.chunk_bytes, "chunk_bytes"));
+  PCC_RETURN_IF_ERROR(ReadTensors(r, &m.tensors));
+  PCC_RETURN_IF_ERROR(ReadChunkCrcs(r, &m.chunk_crcs));
+  PCC_RETURN_IF_ERROR(r.Str(&m.user_blob, kMaxUserBlobBytes, "user blob"));
+  if (r.remaining() != 0) {
+    return r.Fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
+  }
+  PCC_RETURN_IF_ERROR(CheckManifest(m));
+  return m;
+}
+
+Status CheckManifest(const Manifest& m) {
+  if (m.job.size() > kMaxNameBytes) return Corrupt("manifest", "job name too long");
+  if (m.chunk_bytes % kChunkAlign != 0) {
+    return Corrupt("manifest",
+                   "chunk_bytes " + std::to_string(m.chunk_bytes) + " is not a multiple of 4096");
+  }
+  if (m.data_bytes > 0 && m.chunk_bytes == 0) {
+    return Corrupt("manifest",
+                   "chunk_bytes is 0 but data_bytes is " + std::to_string(m.data_bytes));
+  }
+  if (m.chunk_crcs.size() != m.chunk_count()) {
+    return Corrupt("manifest", std::to_string(m.chunk_crcs.size()) + " chunk checksums for " +
+                                   std::to_string(m.chunk_count()) + " chunks");
+  }
+  if (m.user_blob.size() > kMaxUserBlobBytes) return Corrupt("manifest", "user blob too large");
+  return CheckTensors(m);
+}
+
+uint32_t ManifestChecksum(std::string_view encoded) {
+  size_t body = encoded.size() < kTrailerBytes ? 0 : encoded.size() - kTrailerBytes;
+  return Crc32c(encoded.data(), body);
+}
+
+std::string EncodeLatest(const LatestRecord& r) {
+  Writer w;
+  w.Raw(kLatestMagic);
+  w.U32(kFormatVersion);
+  w.U64(r.step);
+  w.U32(r.slot);
+  w.U32(r.manifest_crc);
+  return w.Finish();
+}
+
+Result<LatestRecord> DecodeLatest(std::string_view bytes) {
+  PCC_RETURN_IF_ERROR(CheckEnvelope(bytes, kLatestMagic, "latest", kLatestBytes));
+  Reader r(bytes.substr(kHeaderBytes), "latest");
+  LatestRecord rec;
+  PCC_RETURN_IF_ERROR(r.U64(&rec.step, "step"));
+  PCC_RETURN_IF_ERROR(r.U32(&rec.slot, "slot"));
+  PCC_RETURN_IF_ERROR(r.U32(&rec.manifest_crc, "manifest checksum"));
+  return rec;
+}
+
+}  // namespace pccheck
