@@ -4,6 +4,7 @@
 
 #include <unordered_set>
 
+#include "proto/codec.h"
 #include "proto/crc32c.h"
 
 namespace pccheck {
@@ -23,64 +24,11 @@ Status Corrupt(const char* record, const std::string& what) {
   return Status::Corruption(std::string(record) + ": " + what);
 }
 
-class Writer {
- public:
-  void U32(uint32_t v) { Put(v, 4); }
-  void U64(uint64_t v) { Put(v, 8); }
-  void Raw(std::string_view s) { out_.append(s); }
-  void Str(std::string_view s) {  // callers keep sizes within the decoder's caps
-    U32(static_cast<uint32_t>(s.size()));
-    Raw(s);
-  }
-  // Appends the CRC32C trailer and hands the record over.
-  std::string Finish() {
-    U32(Crc32c(out_.data(), out_.size()));
-    return std::move(out_);
-  }
-
- private:
-  void Put(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
-  }
-  std::string out_;
-};
-
-// Reads fields in order; no read goes past the end and no length is trusted
-// before it is compared with its cap and with the bytes left.
-class Reader {
- public:
-  Reader(std::string_view bytes, const char* record) : rest_(bytes), record_(record) {}
-  size_t remaining() const { return rest_.size(); }
-  Status Fail(const std::string& what) const { return Corrupt(record_, what); }
-
-  Status U32(uint32_t* v, const char* what) { return Get(v, 4, what); }
-  Status U64(uint64_t* v, const char* what) { return Get(v, 8, what); }
-  Status Str(std::string* s, size_t max, const char* what) {
-    uint32_t n = 0;
-    PCC_RETURN_IF_ERROR(U32(&n, what));
-    if (n > max) {
-      return Fail(std::string(what) + " of " + std::to_string(n) + " bytes exceeds the " +
-                  std::to_string(max) + "-byte limit");
-    }
-    if (n > rest_.size()) return Fail(std::string(what) + " runs past the end of the record");
-    s->assign(rest_.substr(0, n));
-    rest_.remove_prefix(n);
-    return Status::Ok();
-  }
-
- private:
-  template <typename T>
-  Status Get(T* v, size_t n, const char* what) {
-    if (rest_.size() < n) return Fail(std::string("truncated at ") + what);
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; ++i) x |= uint64_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
-    *v = static_cast<T>(x);
-    rest_.remove_prefix(n);
-    return Status::Ok();
-  }
-  std::string_view rest_;
-  const char* record_;
-};
+// Appends the CRC32C trailer and hands the record over.
+std::string Seal(Writer& w) {
+  w.U32(Crc32c(w.bytes().data(), w.bytes().size()));
+  return w.Take();
+}
 
 // Magic, version, size and checksum: everything checked before fields are parsed.
 // `fixed_size` is the exact record size, or 0 when the size varies.
@@ -208,7 +156,7 @@ std::string EncodeManifest(const Manifest& m) {
   w.U64(m.chunk_crcs.size());
   for (uint32_t c : m.chunk_crcs) w.U32(c);
   w.Str(m.user_blob);
-  return w.Finish();
+  return Seal(w);
 }
 
 Result<Manifest> DecodeManifest(std::string_view bytes) {
@@ -264,7 +212,7 @@ std::string EncodeLatest(const LatestRecord& r) {
   w.U64(r.step);
   w.U32(r.slot);
   w.U32(r.manifest_crc);
-  return w.Finish();
+  return Seal(w);
 }
 
 Result<LatestRecord> DecodeLatest(std::string_view bytes) {

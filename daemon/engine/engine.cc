@@ -268,6 +268,12 @@ Status Engine::Verify(const std::string& job, uint32_t rank, uint64_t step) {
   return Restore(job, rank, step, {}).status();
 }
 
+void Engine::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why) {
+  pipeline_->Cancel(handle, why);
+}
+
+std::vector<InflightInfo> Engine::Inflight() { return pipeline_->Inflight(); }
+
 std::vector<CheckpointInfo> Engine::List() {
   std::vector<SlotStore*> stores;
   {

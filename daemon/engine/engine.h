@@ -120,6 +120,17 @@ struct RestoreResult {
   std::vector<std::string> skipped;
 };
 
+// A save still in flight, for status displays.
+struct InflightInfo {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;
+  uint64_t bytes_total = 0;
+  uint64_t bytes_copied = 0;
+  uint64_t bytes_written = 0;
+  bool snapshot_done = false;
+};
+
 struct EngineStats {
   uint64_t pool_bytes_total = 0;
   uint64_t pool_bytes_free = 0;
@@ -166,7 +177,12 @@ class Engine {
   // Re-reads a committed checkpoint and checks every chunk.
   Status Verify(const std::string& job, uint32_t rank, uint64_t step);
 
+  // Abandons a save that has not started to commit: it fails with `why`,
+  // its slot and chunks are returned. No effect on a save that has ended.
+  void Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why);
+
   std::vector<CheckpointInfo> List();
+  std::vector<InflightInfo> Inflight();
   // The newest committed step, if any.
   std::optional<uint64_t> LatestStep(const std::string& job, uint32_t rank);
   EngineStats Stats();

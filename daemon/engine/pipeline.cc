@@ -45,6 +45,27 @@ int Pipeline::active() const {
   return static_cast<int>(active_.size());
 }
 
+void Pipeline::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : active_) {
+      if (c->handle == handle) c->Fail(why);
+    }
+  }
+  pool_->Kick();
+}
+
+std::vector<InflightInfo> Pipeline::Inflight() const {
+  std::lock_guard lock(mu_);
+  std::vector<InflightInfo> out;
+  for (const auto& c : active_) {
+    const SaveHandle& h = *c->handle;
+    out.push_back({c->request.job, c->request.rank, c->request.step, h.bytes_total(),
+                   h.bytes_copied(), h.bytes_written(), h.snapshot_done()});
+  }
+  return out;
+}
+
 void Pipeline::Stop(uint64_t deadline_us) {
   std::unique_lock lock(mu_);
   if (threads_.empty()) return;

@@ -63,6 +63,8 @@ class Pipeline {
   // Waits up to deadline_us for the saves in flight, cancels the rest, joins.
   void Stop(uint64_t deadline_us);
   int active() const;
+  void Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why);
+  std::vector<InflightInfo> Inflight() const;
   EngineCounters& counters() { return counters_; }
   std::vector<std::string> RecentErrors() const;
   // Counts a save that failed before it entered the pipeline.

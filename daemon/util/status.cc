@@ -1,4 +1,4 @@
-#include "util/status.h"
+#include "pccheck/status.h"
 
 #include <cerrno>
 #include <cstring>

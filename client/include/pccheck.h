@@ -1,0 +1,90 @@
+/* libpccheck's C ABI: opaque handles, integer status codes, and a message
+ * for every error. Modeled on leveldb/c.h.
+ *
+ * Every function that can fail returns an int status (PCCHECK_OK == 0, else
+ * one of the PCCHECK_E* codes) and, when errptr is not NULL, stores a
+ * malloc()ed message in *errptr (freeing any previous one); free it with
+ * pccheck_free(). On success *errptr is left unchanged.
+ *
+ * A pccheck_client is used by one thread at a time.
+ */
+#ifndef PCCHECK_H_
+#define PCCHECK_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  PCCHECK_OK = 0,
+  PCCHECK_EINVAL = 1,
+  PCCHECK_ENOTFOUND = 2,
+  PCCHECK_EIO = 3,
+  PCCHECK_ENOSPC = 4,
+  PCCHECK_ECORRUPT = 5,
+  PCCHECK_EBUSY = 6,
+  PCCHECK_EABORTED = 7,
+  PCCHECK_EUNAVAILABLE = 8,
+  PCCHECK_EPERM = 9,
+  PCCHECK_EINTERNAL = 10,
+  PCCHECK_ETIMEOUT = 11
+};
+
+/* Save states returned by pccheck_poll. */
+enum {
+  PCCHECK_PENDING = 0,
+  PCCHECK_SNAPSHOT_DONE = 1,
+  PCCHECK_COMMITTED = 2,
+  PCCHECK_FAILED = 3
+};
+
+typedef struct pccheck_client pccheck_client;
+
+/* socket may be NULL for the default path. */
+int pccheck_connect(const char* socket, const char* job, uint32_t rank, pccheck_client** out,
+                    char** errptr);
+void pccheck_close(pccheck_client* c);
+
+int pccheck_alloc_shared(pccheck_client* c, uint64_t bytes, void** out, char** errptr);
+
+/* Registers n tensors. dtypes are strings such as "float32"; shapes[i] has
+ * ndims[i] entries. */
+int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
+                     const char* const* dtypes, const int64_t* const* shapes,
+                     const uint32_t* ndims, void* const* data, const uint64_t* bytes,
+                     char** errptr);
+
+int pccheck_save(pccheck_client* c, uint64_t step, const void* blob, size_t blob_len,
+                 uint64_t* ticket, char** errptr);
+int pccheck_before_update(pccheck_client* c, int timeout_ms, char** errptr);
+int pccheck_wait(pccheck_client* c, uint64_t ticket, int timeout_ms, char** errptr);
+int pccheck_wait_all(pccheck_client* c, int timeout_ms, char** errptr);
+int pccheck_poll(pccheck_client* c, uint64_t ticket, int* state, char** errptr);
+
+/* *has_step is 0 when nothing is committed. */
+int pccheck_latest_step(pccheck_client* c, int* has_step, uint64_t* step, char** errptr);
+
+/* step < 0: newest committed that verifies. On success *blob is a malloc()ed
+ * copy of the user blob (free with pccheck_free) of *blob_len bytes. */
+int pccheck_restore(pccheck_client* c, int64_t step, uint64_t* restored_step, char** blob,
+                    size_t* blob_len, char** errptr);
+
+/* Lists committed checkpoints: arrays of *n entries, malloc()ed, freed with
+ * pccheck_free. */
+int pccheck_list(pccheck_client* c, size_t* n, uint64_t** steps, uint64_t** bytes,
+                 int** latest, char** errptr);
+
+/* The daemon's status as a JSON string (malloc()ed). */
+int pccheck_status_json(const char* socket, char** json, char** errptr);
+
+void pccheck_free(void* p);
+const char* pccheck_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PCCHECK_H_ */

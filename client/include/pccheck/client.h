@@ -1,0 +1,120 @@
+// libpccheck: how a training process talks to pccheckd (C++ API).
+//
+// A Client is one session with the daemon for one job and rank. save()
+// returns as soon as the request is on the shared-memory ring; the daemon
+// snapshots the registered tensors, writes them and commits in the
+// background. Before the trainer next changes its tensors it calls
+// BeforeUpdate(), which returns once the daemon holds its own copy.
+//
+// Errors are values: every call returns a Status or Result naming the cause.
+// When the daemon dies, calls fail with kUnavailable naming the socket; they
+// never hang and never crash the trainer, and a later call reconnects
+// (re-registering the same tensors and shared memory).
+//
+// Thread-safety: a Client is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pccheck/status.h"
+
+namespace pccheck {
+
+struct ClientOptions {
+  std::string socket;  // empty: the default socket path (DefaultSocketPath())
+  std::string job;
+  uint32_t rank = 0;
+};
+
+// The path pccheckd listens on by default for this user.
+std::string DefaultSocketPath();
+
+// A tensor in the trainer's memory. `data` may point anywhere: memory from
+// AllocateShared() is snapshotted with no copy by the trainer; any other
+// host memory is copied into a shared staging area at each save.
+struct HostTensor {
+  std::string name;
+  std::string dtype;  // "float32", "bfloat16", ...
+  std::vector<int64_t> shape;
+  void* data = nullptr;
+  uint64_t bytes = 0;
+};
+
+struct CheckpointEntry {
+  uint64_t step = 0;
+  uint64_t bytes = 0;
+  int64_t wall_time = 0;
+  bool latest = false;
+};
+
+struct RestoreInfo {
+  uint64_t step = 0;
+  std::string user_blob;
+  std::string source;                // "disk" or "memory"
+  std::vector<std::string> skipped;  // damaged checkpoints passed over
+};
+
+// The outcome of one save, by ticket.
+enum class SaveState { kPending, kSnapshotDone, kCommitted, kFailed };
+
+class Client {
+ public:
+  // Connects and performs the handshake. Unavailable (naming the socket and
+  // how to start pccheckd) when the daemon is not there; PermissionDenied
+  // when it refuses this user.
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();  // closes the session; saves already snapshotted still commit
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Host memory the daemon maps too (page-aligned, zeroed). Tensors built on
+  // it are snapshotted without any copy in the trainer. Valid until the
+  // Client is destroyed, across daemon restarts.
+  Result<void*> AllocateShared(uint64_t bytes);
+
+  // Declares the tensors every later save() checkpoints (replaces the
+  // previous table). Waits for saves in flight to finish their snapshot.
+  Status Register(const std::vector<HostTensor>& tensors);
+
+  // Starts a checkpoint of the registered tensors at `step` with an opaque
+  // blob, returns its ticket at once. Fails fast with kBusy when the daemon's
+  // policy is `skip` and it is saturated, or when the request ring is full.
+  Result<uint64_t> Save(uint64_t step, std::string_view user_blob = {});
+  // Returns once every save so far has been snapshotted (the tensors may then
+  // change), or the first snapshot failure.
+  Status BeforeUpdate(int timeout_ms = -1);
+  // Waits for the save to commit (ok) or fail (its error).
+  Status Wait(uint64_t ticket, int timeout_ms = -1);
+  // Non-blocking view of a save.
+  Result<SaveState> Poll(uint64_t ticket);
+  // Waits for every save in flight; returns the first failure, if any.
+  Status WaitAll(int timeout_ms = -1);
+
+  Result<std::optional<uint64_t>> LatestStep();
+  Result<std::vector<CheckpointEntry>> List();
+  // Restores `step` (default: newest committed that verifies) into the
+  // registered tensors.
+  Result<RestoreInfo> Restore(std::optional<uint64_t> step = std::nullopt);
+
+  // The daemon's status document (JSON), as `pccheck status --json` prints it.
+  Result<std::string> StatusJson();
+
+  const ClientOptions& options() const;
+  bool connected() const;
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Asks a daemon for its status without opening a session.
+Result<std::string> QueryStatusJson(const std::string& socket);
+
+}  // namespace pccheck

@@ -1,0 +1,124 @@
+// pccheckd: the per-node checkpoint service.
+//
+// Start-up: parse the configuration, find the GPU (or serve host tensors
+// only), open the store (recovering it), allocate the pinned pool, listen.
+// SIGTERM/SIGINT: stop accepting, let in-flight checkpoints finish within
+// shutdown-timeout, abandon the rest (never tearing the store), exit 0.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "cli/json.h"
+#include "config/settings.h"
+#include "engine/engine.h"
+#include "engine/size_parse.h"
+#include "gpu/gpu.h"
+#include "io/file_system.h"
+#include "server/server.h"
+
+namespace pccheck {
+namespace {
+
+std::string ConfigJson(const DaemonConfig& c) {
+  return cli::JsonObject()
+      .Add("root", c.engine.root)
+      .Add("socket", c.socket)
+      .Add("pool_bytes", c.engine.pool_bytes)
+      .Add("chunk_bytes", c.engine.chunk_bytes)
+      .Add("writers", c.engine.writers)
+      .Add("max_inflight", c.engine.max_inflight)
+      .Add("policy", PolicyName(c.engine.policy))
+      .Add("direct_io", c.engine.direct_io)
+      .Add("blob_slot_bytes", c.blob_slot_bytes)
+      .Add("shutdown_timeout_s", c.shutdown_timeout_s)
+      .str();
+}
+
+int Run(const DaemonConfig& config) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("pccheckd"));
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::info("pccheckd {} starting: store {}, pool {}, chunk {}, {} writers, max {} in flight",
+               PCCHECK_VERSION, config.engine.root, FormatSize(config.engine.pool_bytes),
+               FormatSize(config.engine.chunk_bytes), config.engine.writers,
+               config.engine.max_inflight);
+
+  // Signals are taken by one thread with sigwait; block them everywhere else
+  // before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::string why;
+  std::unique_ptr<Gpu> gpu = NewCudaGpu(&why);
+  if (!gpu) {
+    spdlog::info("no usable GPU ({}): serving host-memory tensors only", why);
+    gpu = NewFakeGpu(0);
+  } else {
+    spdlog::info("GPU: {}", gpu->Describe());
+  }
+
+  auto fs = NewPosixFileSystem();
+  auto engine = Engine::Open(config.engine, fs.get(), gpu.get());
+  if (!engine.ok()) {
+    spdlog::critical("cannot open the store: {}", engine.status().ToString());
+    return 1;
+  }
+  Status dir = fs->CreateDirs(DirName(config.socket));
+  if (!dir.ok()) {
+    spdlog::critical("cannot create the socket directory: {}", dir.ToString());
+    return 1;
+  }
+
+  ServerOptions so;
+  so.socket = config.socket;
+  so.socket_mode = config.socket_mode;
+  so.allow_uids.assign(config.allow_uids.begin(), config.allow_uids.end());
+  so.allow_gids.assign(config.allow_gids.begin(), config.allow_gids.end());
+  so.limits.blob_slot_bytes = config.blob_slot_bytes;
+  so.limits.blob_slots = static_cast<uint32_t>(config.engine.max_inflight) + 2;
+  so.config_summary_json = ConfigJson(config);
+  auto server = Server::Start(so, engine->get(), gpu->DeviceCount() ? gpu->Describe() : "none");
+  if (!server.ok()) {
+    spdlog::critical("{}", server.status().ToString());
+    return 1;
+  }
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    (*server)->Stop();
+  });
+  spdlog::info("ready");
+  (*server)->Run();
+  // Wake the signal thread if Run ended on its own.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  server.value().reset();
+  (*engine)->Shutdown(uint64_t{config.shutdown_timeout_s} * 1'000'000);
+  auto st = (*engine)->Stats();
+  spdlog::info("stopped: {} checkpoints committed, {} failed, {} abandoned", st.saves_committed,
+               st.saves_failed, st.saves_superseded);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pccheck
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto config = pccheck::ParseDaemonCommandLine(argc, argv, &exit_code);
+  if (!config.ok()) {
+    std::fprintf(stderr, "pccheckd: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (!config.value().has_value()) return exit_code;
+  return pccheck::Run(**config);
+}

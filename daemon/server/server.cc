@@ -1,0 +1,209 @@
+#include "server/server.h"
+
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "server/status_json.h"
+
+namespace pccheck {
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Engine* engine,
+                                              const std::string& gpu_description,
+                                              const Clock* clock) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket listener, UnixSocket::Listen(options.socket, options.socket_mode));
+  PCC_ASSIGN_OR_RETURN(EventFd stop, EventFd::Create());
+  return std::unique_ptr<Server>(new Server(options, engine, gpu_description, clock,
+                                            std::move(listener), std::move(stop)));
+}
+
+Server::Server(const ServerOptions& options, Engine* engine, std::string gpu, const Clock* clock,
+               UnixSocket listener, EventFd stop)
+    : options_(options),
+      engine_(engine),
+      gpu_(std::move(gpu)),
+      clock_(clock),
+      started_at_(clock->WallSeconds()),
+      listener_(std::move(listener)),
+      stop_(std::move(stop)) {}
+
+Server::~Server() {
+  Stop();
+  Reap(true);
+}
+
+void Server::Stop() {
+  stopping_ = true;
+  (void)stop_.Signal();
+}
+
+void Server::Run() {
+  spdlog::info("listening on {}", options_.socket);
+  while (!stopping_) {
+    pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
+    int n = ::poll(fds, 2, 1000);
+    Reap(false);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("poll on {}: {}", options_.socket, std::strerror(errno));
+      break;
+    }
+    if (fds[1].revents || stopping_) break;
+    if (!(fds[0].revents & POLLIN)) continue;
+    auto sock = listener_.Accept();
+    if (!sock.ok()) {
+      spdlog::warn("accept on {}: {}", options_.socket, sock.status().message());
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    auto conn = std::make_unique<Conn>();
+    Conn* raw = conn.get();
+    conns_.push_back(std::move(conn));
+    raw->thread = std::thread(
+        [this, raw, s = std::move(sock).value()]() mutable { ServeConnection(raw, std::move(s)); });
+  }
+  spdlog::info("no longer accepting clients on {}", options_.socket);
+  ::unlink(options_.socket.c_str());
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : conns_) {
+      if (c->session) c->session->Stop();
+    }
+  }
+  Reap(true);
+}
+
+void Server::Reap(bool all) {
+  std::list<std::unique_ptr<Conn>> finished;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (all || (*it)->done) {
+        finished.push_back(std::move(*it));
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& c : finished) {
+    if (all && c->session) c->session->Stop();
+    if (c->thread.joinable()) c->thread.join();
+  }
+}
+
+Status Server::Authorize(const PeerCred& peer) const {
+  if (peer.uid == 0 || peer.uid == ::geteuid()) return Status::Ok();
+  if (std::find(options_.allow_uids.begin(), options_.allow_uids.end(), peer.uid) !=
+      options_.allow_uids.end()) {
+    return Status::Ok();
+  }
+  // The peer's groups: its primary gid and, through its passwd entry, the rest.
+  std::vector<gid_t> groups = {peer.gid};
+  if (passwd* pw = ::getpwuid(peer.uid)) {
+    int n = 64;
+    std::vector<gid_t> g(n);
+    if (::getgrouplist(pw->pw_name, peer.gid, g.data(), &n) >= 0) {
+      groups.assign(g.begin(), g.begin() + n);
+    }
+  }
+  for (gid_t gid : groups) {
+    if (std::find(options_.allow_gids.begin(), options_.allow_gids.end(), gid) !=
+        options_.allow_gids.end()) {
+      return Status::Ok();
+    }
+  }
+  passwd* pw = ::getpwuid(peer.uid);
+  std::string user = pw ? std::string(pw->pw_name) : "uid " + std::to_string(peer.uid);
+  return Status::PermissionDenied(
+      user + " (uid " + std::to_string(peer.uid) + ") may not use pccheckd at " +
+      options_.socket + "; allow it with --allow-uid " + std::to_string(peer.uid) +
+      " or --allow-group <one of its groups>");
+}
+
+void Server::ServeConnection(Conn* conn, UnixSocket socket) {
+  auto finish = [&] { conn->done = true; };
+  auto peer = socket.Peer();
+  if (!peer.ok()) {
+    spdlog::warn("connection without credentials: {}", peer.status().message());
+    return finish();
+  }
+  auto frame = socket.Receive(5000);
+  if (!frame.ok()) {
+    spdlog::debug("pid {}: no request: {}", peer->pid, frame.status().message());
+    return finish();
+  }
+  Status auth = Authorize(peer.value());
+  auto refuse = [&](const Status& s) {
+    wire::ErrorReply e{static_cast<uint32_t>(s.code()), s.message()};
+    (void)socket.Send(wire::MsgType::kError, wire::Encode(e));
+  };
+  if (!auth.ok()) {
+    spdlog::warn("refused pid {}: {}", peer->pid, auth.message());
+    refuse(auth);
+    return finish();
+  }
+  if (frame->type == wire::MsgType::kStatus) {
+    (void)socket.Send(wire::MsgType::kStatusReply, wire::Encode(wire::StatusReply{StatusJson()}));
+    return finish();
+  }
+  if (frame->type != wire::MsgType::kHello) {
+    spdlog::warn("pid {}: first message is not Hello; closing", peer->pid);
+    return finish();
+  }
+  auto hello = wire::DecodeHello(frame->payload);
+  if (!hello.ok()) {
+    spdlog::warn("pid {}: bad Hello: {}", peer->pid, hello.status().message());
+    refuse(hello.status());
+    return finish();
+  }
+  if (hello->version != wire::kProtocolVersion) {
+    refuse(Status::InvalidArgument("client speaks protocol " + std::to_string(hello->version) +
+                                   ", pccheckd " PCCHECK_VERSION " speaks " +
+                                   std::to_string(wire::kProtocolVersion) +
+                                   "; use matching versions of libpccheck and pccheckd"));
+    return finish();
+  }
+  if (stopping_) {
+    refuse(Status::Unavailable("pccheckd is shutting down"));
+    return finish();
+  }
+  auto session = Session::Open(next_session_++, std::move(socket), peer.value(), hello.value(),
+                               options_.limits, engine_, clock_->WallSeconds());
+  if (!session.ok()) {
+    spdlog::error("pid {}: could not open a session: {}", peer->pid, session.status().ToString());
+    return finish();
+  }
+  {
+    std::lock_guard lock(mu_);
+    conn->session = session.value();
+  }
+  if (stopping_) session.value()->Stop();
+  (void)session.value()->Serve();
+  finish();
+}
+
+std::string Server::StatusJson() {
+  std::vector<SessionInfo> sessions;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : conns_) {
+      if (c->session && !c->done) sessions.push_back(c->session->Info());
+    }
+  }
+  StatusView v;
+  v.version = PCCHECK_VERSION;
+  v.uptime_s = clock_->WallSeconds() - started_at_;
+  v.gpu = gpu_;
+  v.socket = options_.socket;
+  v.config_json = options_.config_summary_json;
+  v.sessions = std::move(sessions);
+  v.inflight = engine_->Inflight();
+  v.stats = engine_->Stats();
+  return RenderStatusJson(v);
+}
+
+}  // namespace pccheck
