@@ -2,6 +2,9 @@
 // file descriptors passed with SCM_RIGHTS, peer credentials, and eventfds for
 // ring wake-ups. Every system call goes through here; errors name the socket
 // path and the errno text.
+//
+// Thread-safety: a UnixSocket may be sent on by one thread while another
+// receives; two concurrent Sends (or Receives) on one socket interleave bytes.
 #pragma once
 
 #include <sys/types.h>
@@ -11,32 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "proto/fd.h"  // Fd
 #include "proto/wire.h"
 #include "util/status.h"
 
 namespace pccheck {
-
-// An owned file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd();
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 struct PeerCred {
   pid_t pid = 0;
@@ -54,9 +36,13 @@ class UnixSocket {
  public:
   // Binds and listens at path (removing a stale socket file first; refusing
   // when another daemon is listening there) with the file mode given.
+  // Busy "another pccheckd is listening on PATH" when one answers there;
+  // InvalidArgument when PATH is too long or exists and is not a socket.
+  // The socket file is briefly created with the umask's mode before the chmod:
+  // callers authorize every peer with Peer() anyway.
   static Result<UnixSocket> Listen(const std::string& path, uint32_t mode);
   // Connects; Unavailable naming the path (and "is pccheckd running?") when
-  // nobody listens.
+  // nobody listens; PermissionDenied when the socket's mode shuts us out.
   static Result<UnixSocket> Connect(const std::string& path);
   UnixSocket() = default;
   UnixSocket(UnixSocket&&) = default;
@@ -65,10 +51,16 @@ class UnixSocket {
   Result<UnixSocket> Accept();
   Result<PeerCred> Peer() const;
 
-  // Sends one frame (header + payload + fds) completely.
+  // Sends one frame (header + payload + fds) completely; the fds stay owned
+  // by the caller. InvalidArgument for a payload over kMaxFrameBytes or more
+  // than 4 fds; Unavailable when the peer has gone (never SIGPIPE).
   Status Send(wire::MsgType type, const std::string& payload, const std::vector<int>& fds = {});
   // Receives one frame. timeout_ms < 0 waits forever. Unavailable on EOF
   // ("peer closed"), IoError on timeout or error, Corruption on a bad header.
+  // Passed fds come back close-on-exec; any beyond 4 are closed, and all are
+  // closed when the frame fails. A timeout before the frame's first byte
+  // leaves the socket usable; after any other failure the stream is out of
+  // step and the socket should be closed.
   Result<Frame> Receive(int timeout_ms = -1);
 
   int fd() const { return fd_.get(); }
@@ -88,7 +80,7 @@ class EventFd {
   static EventFd Adopt(Fd fd) { return EventFd(std::move(fd)); }
   EventFd() = default;
   Status Signal();
-  // ok(true) when signalled, ok(false) on timeout.
+  // ok(true) when signalled, ok(false) on timeout; timeout_ms < 0 waits forever.
   Result<bool> Wait(int timeout_ms);
   void Drain();  // reset without blocking
   int fd() const { return fd_.get(); }

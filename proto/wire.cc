@@ -68,8 +68,8 @@ void WriteTensor(Writer& w, const TensorSpec& t) {
 Status CheckPlacement(Reader& r, size_t i, const TensorSpec& t) {
   const std::string label = Label(i, t.name);
   if (t.offset > UINT64_MAX - t.bytes) {
-    return r.Fail(label + ": offset " + std::to_string(t.offset) + " + " +
-                  std::to_string(t.bytes) + " bytes overflows");
+    return r.Fail(label + ": offset " + std::to_string(t.offset) + " + " + std::to_string(t.bytes) +
+                  " bytes overflows");
   }
   if (t.location == Location::kArena) {
     if (!t.ipc_handle.empty()) return r.Fail(label + ": an arena tensor carries a CUDA IPC handle");
@@ -212,8 +212,8 @@ std::string Encode(const AllocArena& m) {
 }
 
 Result<AllocArena> DecodeAllocArena(std::string_view b) {
-  return DecodeAll<AllocArena>(
-      b, "AllocArena", [](Reader& r, AllocArena& m) { return r.U64(&m.bytes, "bytes"); });
+  return DecodeAll<AllocArena>(b, "AllocArena",
+                               [](Reader& r, AllocArena& m) { return r.U64(&m.bytes, "bytes"); });
 }
 
 std::string Encode(const Arena& m) {

@@ -57,6 +57,41 @@ int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
                      const uint32_t* ndims, void* const* data, const uint64_t* bytes,
                      char** errptr);
 
+/* Like pccheck_register, with devices[i] the CUDA device of data[i] (-1 for
+ * host memory). GPU tensors are exported to the daemon through CUDA IPC
+ * (their allocation base, opened once by the daemon). snapshot_gpu != 0
+ * selects staging mode: each save copies the GPU tensors device-to-device into
+ * a daemon-owned GPU buffer, so the tensors are free at once. Fails with
+ * PCCHECK_EUNAVAILABLE when this library or the daemon has no CUDA. */
+int pccheck_register_devices(pccheck_client* c, size_t n, const char* const* names,
+                             const char* const* dtypes, const int64_t* const* shapes,
+                             const uint32_t* ndims, void* const* data, const uint64_t* bytes,
+                             const int32_t* devices, int snapshot_gpu, char** errptr);
+
+/* GPU saves: like pccheck_save, with the "ready" point recorded on `stream`
+ * (a cudaStream_t; NULL = the legacy default stream). */
+int pccheck_save_on_stream(pccheck_client* c, uint64_t step, const void* blob, size_t blob_len,
+                           void* stream, uint64_t* ticket, char** errptr);
+/* GPU ordering before the next update: makes `stream` wait (on the GPU, not
+ * the CPU) until the daemon's copies of every save so far are done. */
+int pccheck_before_update_stream(pccheck_client* c, void* stream, int timeout_ms, char** errptr);
+
+/* Reading a store without a daemon (read-only: never cleans or changes it).
+ * Opens and fully verifies `step` (step < 0: newest committed that verifies)
+ * of job/rank under root, holding its tensors in memory. */
+typedef struct pccheck_checkpoint pccheck_checkpoint;
+int pccheck_checkpoint_open(const char* root, const char* job, uint32_t rank, int64_t step,
+                            pccheck_checkpoint** out, char** errptr);
+uint64_t pccheck_checkpoint_step(const pccheck_checkpoint* k);
+size_t pccheck_checkpoint_tensor_count(const pccheck_checkpoint* k);
+/* Tensor i: name, dtype, shape (*ndims entries), data and size. Pointers stay
+ * valid until pccheck_checkpoint_close. */
+int pccheck_checkpoint_tensor(const pccheck_checkpoint* k, size_t i, const char** name,
+                              const char** dtype, const int64_t** shape, uint32_t* ndims,
+                              const void** data, uint64_t* bytes);
+void pccheck_checkpoint_blob(const pccheck_checkpoint* k, const void** blob, size_t* len);
+void pccheck_checkpoint_close(pccheck_checkpoint* k);
+
 int pccheck_save(pccheck_client* c, uint64_t step, const void* blob, size_t blob_len,
                  uint64_t* ticket, char** errptr);
 int pccheck_before_update(pccheck_client* c, int timeout_ms, char** errptr);

@@ -21,8 +21,8 @@ Status Unreachable(const std::string& socket, const std::string& reason) {
 
 Status FromWire(uint32_t code, const std::string& message) {
   if (code == 0 || code > static_cast<uint32_t>(Code::kInternal)) {
-    return Status::Internal("pccheckd reported unknown error code " + std::to_string(code) +
-                            ": " + message);
+    return Status::Internal("pccheckd reported unknown error code " + std::to_string(code) + ": " +
+                            message);
   }
   return Status(static_cast<Code>(code), message);
 }

@@ -28,6 +28,8 @@ namespace pccheck::client {
 // gone (restore has no limit: it may read gigabytes from disk).
 inline constexpr int kControlTimeoutMs = 60'000;
 inline constexpr int kNoTimeout = -1;
+// Call(): accept a reply with any number of fds (and close them).
+inline constexpr size_t kAnyFds = SIZE_MAX;
 
 class Session {
  public:

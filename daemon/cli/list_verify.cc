@@ -38,6 +38,7 @@ Result<OfflineStore> OpenExisting(const std::string& root) {
   store.gpu = NewFakeGpu();  // host memory is all these commands need
   EngineOptions eo;
   eo.root = root;
+  eo.read_only = true;  // never clean up under a running daemon
   eo.chunk_bytes = 1ull << 20;
   eo.pool_bytes = 2 * eo.chunk_bytes;
   eo.writers = 2;

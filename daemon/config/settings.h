@@ -39,8 +39,8 @@ const char* SettingTypeName(SettingType t);
 
 // One row of the table. Every pointer is to static storage.
 struct Setting {
-  const char* key;       // config-file key: `pool = "8GiB"`
-  const char* flag;      // command-line flag, always "--" + key: `--pool 8GiB`
+  const char* key;   // config-file key: `pool = "8GiB"`
+  const char* flag;  // command-line flag, always "--" + key: `--pool 8GiB`
   SettingType type;
   const char* value_name;    // placeholder in --help: SIZE, N, PATH, block|skip
   const char* default_text;  // the default as documented (a rule where it depends on the user)

@@ -156,7 +156,14 @@ Engine::~Engine() { Shutdown(); }
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileSystem* fs,
                                              Gpu* gpu, const Clock* clock) {
   PCC_RETURN_IF_ERROR(options.Validate());
-  PCC_RETURN_IF_ERROR(fs->CreateDirs(options.root).Annotate("creating the store root"));
+  if (options.read_only) {
+    if (!fs->Exists(options.root)) {
+      return Status::NotFound("no store at " + options.root +
+                              " (check --root; a store is created by the first save)");
+    }
+  } else {
+    PCC_RETURN_IF_ERROR(fs->CreateDirs(options.root).Annotate("creating the store root"));
+  }
   auto engine = std::unique_ptr<Engine>(new Engine(options, fs, gpu, clock));
   // Recover every store now, so a crash's leftovers are cleaned at start-up.
   PCC_ASSIGN_OR_RETURN(auto jobs, fs->List(options.root));
@@ -184,8 +191,9 @@ Result<SlotStore*> Engine::StoreFor(const std::string& job, uint32_t rank, bool 
   auto key = std::make_pair(job, rank);
   auto it = stores_.find(key);
   if (it != stores_.end()) return it->second.get();
-  PCC_ASSIGN_OR_RETURN(auto store, SlotStore::Open(fs_, options_.root, job, rank,
-                                                   options_.max_inflight + 1, create));
+  PCC_ASSIGN_OR_RETURN(auto store,
+                       SlotStore::Open(fs_, options_.root, job, rank, options_.max_inflight + 1,
+                                       create && !options_.read_only, options_.read_only));
   SlotStore* raw = store.get();
   stores_.emplace(key, std::move(store));
   return raw;
@@ -195,6 +203,9 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   {
     std::lock_guard lock(mu_);
     if (shut_down_) return Status::Unavailable("the engine is shutting down");
+  }
+  if (options_.read_only) {
+    return Status::InvalidArgument("the store at " + options_.root + " is open read-only");
   }
   PCC_ASSIGN_OR_RETURN(uint64_t bytes, PackTensors(request.tensors));
   if (request.user_blob.size() > kMaxUserBlobBytes) {

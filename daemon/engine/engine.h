@@ -38,12 +38,27 @@ struct TensorSource {
   const void* data = nullptr;  // must stay valid and unchanged until snapshot done
 };
 
+// A CUDA event (opened by the daemon) tied to one device's copy stream.
+struct GpuEventRef {
+  int device = 0;
+  void* event = nullptr;  // cudaEvent_t
+};
+
 struct SaveRequest {
   std::string job;
   uint32_t rank = 0;
   uint64_t step = 0;
   std::vector<TensorSource> tensors;
   std::string user_blob;
+  // Device saves: the copy streams wait on these ("ready": the trainer's
+  // state is final) before the first copy, and record these ("snapshot done")
+  // right after the last copy is queued; then on_copies_queued runs (on the
+  // copy thread; it must not block). A stream that waits on an event waits on
+  // its latest record, so the caller tells the trainer only from
+  // on_copies_queued on.
+  std::vector<GpuEventRef> wait_before_copy;
+  std::vector<GpuEventRef> record_after_copy;
+  std::function<void()> on_copies_queued;
 };
 
 // Progress and outcome of one save. Shared by the engine and the caller.

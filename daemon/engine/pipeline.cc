@@ -102,11 +102,17 @@ void Pipeline::CopyLoop() {
     }
     Checkpoint& c = *ckpt;
     if (c.chunks == 0) {
+      QueuedAll(c);
       c.handle->MarkSnapshot();
       ChunkFinished(ckpt, 0);
       continue;
     }
+    for (const GpuEventRef& e : c.request.wait_before_copy) {
+      Status s = gpu_->StreamWaitEvent(e.device, e.event);
+      if (!s.ok()) c.Fail(s.Annotate("waiting for the trainer's ready event"));
+    }
     const uint64_t chunk = options_.chunk_bytes;
+    uint64_t queued = 0;
     for (uint64_t i = 0; i < c.chunks; ++i) {
       uint8_t* buf = c.cancelled ? nullptr : pool_->Acquire([&] {
         return c.cancelled.load() || abandon_.load();
@@ -126,8 +132,18 @@ void Pipeline::CopyLoop() {
         write_queue_.push_back(std::move(task));
       }
       write_cv_.notify_one();
+      ++queued;
     }
+    if (queued == c.chunks && !c.cancelled) QueuedAll(c);
   }
+}
+
+void Pipeline::QueuedAll(Checkpoint& c) {
+  for (const GpuEventRef& e : c.request.record_after_copy) {
+    Status s = gpu_->RecordEvent(e.device, e.event);
+    if (!s.ok()) c.Fail(s.Annotate("recording the snapshot-done event"));
+  }
+  if (c.request.on_copies_queued) c.request.on_copies_queued();
 }
 
 Status Pipeline::FillChunk(Checkpoint& c, uint64_t index, uint8_t* buf, uint64_t len,

@@ -85,6 +85,8 @@ class Pipeline {
   // Copies chunk `index` of ckpt into buf; appends the fences to wait for.
   Status FillChunk(Checkpoint& ckpt, uint64_t index, uint8_t* buf, uint64_t len,
                    std::vector<Fence>* fences);
+  // Records the save's snapshot-done events once its last copy is queued.
+  void QueuedAll(Checkpoint& ckpt);
   void ChunkCopied(Checkpoint& ckpt, uint64_t n);
   void ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n);
   void Finalize(const std::shared_ptr<Checkpoint>& ckpt);

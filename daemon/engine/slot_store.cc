@@ -60,7 +60,8 @@ std::string SlotStore::LatestPath() const { return JoinPath(dir_, "latest"); }
 
 Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::string& root,
                                                    const std::string& job, uint32_t rank,
-                                                   uint32_t min_slots, bool create) {
+                                                   uint32_t min_slots, bool create,
+                                                   bool read_only) {
   PCC_RETURN_IF_ERROR(ValidateJobName(job));
   std::string dir = JoinPath(JoinPath(root, job), "rank-" + std::to_string(rank));
   if (!fs->Exists(dir)) {
@@ -71,17 +72,18 @@ Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::st
     PCC_RETURN_IF_ERROR(fs->SyncDir(root));
   }
   auto store = std::unique_ptr<SlotStore>(new SlotStore(fs, dir, job, rank, min_slots));
-  PCC_RETURN_IF_ERROR(store->Recover());
+  PCC_RETURN_IF_ERROR(store->Recover(read_only));
   return store;
 }
 
-Status SlotStore::Recover() {
+Status SlotStore::Recover(bool read_only) {
   PCC_ASSIGN_OR_RETURN(auto entries, fs_->List(dir_));
   bool removed = false;
   std::vector<uint32_t> data_slots;
   for (const auto& e : entries) {
     if (e.is_dir) continue;
     if (EndsWith(e.name, ".tmp")) {
+      if (read_only) continue;
       PCC_RETURN_IF_ERROR(fs_->Remove(JoinPath(dir_, e.name)));
       removed = true;
       continue;
@@ -116,7 +118,7 @@ Status SlotStore::Recover() {
   }
   // A data file without a manifest is a save that never committed.
   for (uint32_t k : data_slots) {
-    if (slots_[k].state == State::kCommitted || !slots_[k].damage.empty()) continue;
+    if (slots_[k].state == State::kCommitted || !slots_[k].damage.empty() || read_only) continue;
     PCC_RETURN_IF_ERROR(fs_->Remove(DataPath(k)));
     removed = true;
   }

@@ -43,7 +43,8 @@ class SlotStore {
 
   static Result<std::unique_ptr<SlotStore>> Open(FileSystem* fs, const std::string& root,
                                                  const std::string& job, uint32_t rank,
-                                                 uint32_t min_slots, bool create);
+                                                 uint32_t min_slots, bool create,
+                                                 bool read_only = false);
 
   const std::string& job() const { return job_; }
   uint32_t rank() const { return rank_; }
@@ -81,7 +82,9 @@ class SlotStore {
   };
 
   SlotStore(FileSystem* fs, std::string dir, std::string job, uint32_t rank, uint32_t slots);
-  Status Recover();
+  // Reads the slots and `latest`; unless read_only, removes leftovers of
+  // saves that never committed.
+  Status Recover(bool read_only);
   // A slot that is neither latest nor in flight: free ones first, then the
   // committed one with the oldest step. Requires mu_ held.
   std::optional<uint32_t> PickSlot() const;

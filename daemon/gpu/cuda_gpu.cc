@@ -120,6 +120,15 @@ class CudaGpu final : public Gpu {
     return Fence{device, seq};
   }
 
+  Status StreamWaitEvent(int device, void* event) override {
+    PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(device));
+    return PCC_CUDA(cudaStreamWaitEvent(lane->stream, static_cast<cudaEvent_t>(event), 0));
+  }
+  Status RecordEvent(int device, void* event) override {
+    PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(device));
+    return PCC_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(event), lane->stream));
+  }
+
   Status Wait(const Fence& fence) override {
     if (fence.seq == 0) return Status::Ok();
     PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(fence.device));

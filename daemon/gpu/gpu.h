@@ -49,6 +49,12 @@ class Gpu {
   virtual Result<Fence> Record(int device) = 0;
   // Blocks until every copy before the fence is done; reports a copy's failure.
   virtual Status Wait(const Fence& fence) = 0;
+
+  // Cross-process ordering: `device`'s copy stream waits for `event`'s latest
+  // record (made by another stream, possibly in another process), or records
+  // `event` after everything queued on it so far. event is a cudaEvent_t.
+  virtual Status StreamWaitEvent(int device, void* event) = 0;
+  virtual Status RecordEvent(int device, void* event) = 0;
 };
 
 // Treats "device" pointers as host pointers; copies are memcpy and complete at once.

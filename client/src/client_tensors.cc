@@ -1,0 +1,62 @@
+// Client: shared memory, the tensor table and restore (protocol steps 3, 4, 7).
+#include "client_impl.h"
+#include "errors.h"
+
+namespace pccheck {
+
+Result<void*> Client::AllocateShared(uint64_t bytes) {
+  Impl& d = *impl_;
+  PCC_RETURN_IF_ERROR(d.Connected());
+  auto arena = client::AllocateArena(*d.session, bytes);
+  if (!arena.ok()) return d.Checked(arena.status());
+  void* data = arena->memory->data();
+  d.arenas.push_back(std::move(arena).value());
+  return data;
+}
+
+Status Client::Register(const std::vector<HostTensor>& tensors) {
+  Impl& d = *impl_;
+  PCC_RETURN_IF_ERROR(d.Connected());
+  PCC_ASSIGN_OR_RETURN(client::TensorTable table, client::TensorTable::Build(tensors, d.arenas));
+  // The daemon may still be reading the staging area for a save in flight.
+  PCC_RETURN_IF_ERROR(d.WaitUntil([&] { return !d.tickets.AnySnapshotPending(); },
+                                  client::kNoTimeout, "the snapshots of the saves in flight"));
+  // A bigger staging area replaces the old one only once the daemon accepted
+  // the table: on failure the previous registration stays whole.
+  std::optional<client::Arena> grown;
+  const uint64_t have = d.staging ? d.staging->memory->size() : 0;
+  if (table.staging_bytes() > have) {
+    auto arena = client::AllocateArena(*d.session, table.staging_bytes());
+    if (!arena.ok()) return d.Checked(arena.status().Annotate("allocating the staging area"));
+    grown = std::move(arena).value();
+  }
+  auto version = d.SendTable(table, grown ? grown->id : d.staging_id());
+  if (!version.ok()) return d.Checked(version.status());
+  d.table = std::move(table);
+  d.table_version = *version;
+  if (grown) d.staging = std::move(grown);
+  return Status::Ok();
+}
+
+Result<RestoreInfo> Client::Restore(std::optional<uint64_t> step) {
+  Impl& d = *impl_;
+  PCC_RETURN_IF_ERROR(d.Connected());
+  // Restoring rewrites the tensors, which a save in flight may still read.
+  PCC_RETURN_IF_ERROR(d.WaitUntil([&] { return !d.tickets.AnySnapshotPending(); },
+                                  client::kNoTimeout, "the snapshots of the saves in flight"));
+  auto frame = d.session->Call(wire::MsgType::kRestore, wire::Encode(wire::Restore{step}),
+                               wire::MsgType::kRestored, 0, {}, client::kNoTimeout);
+  if (!frame.ok()) return d.Checked(frame.status());
+  auto reply = wire::DecodeRestored(frame->payload);
+  if (!reply.ok()) return d.Checked(d.session->Fail(reply.status().Annotate("kRestored")));
+  if (step && reply->step != *step) {
+    return d.Checked(d.session->Fail(
+        Status::Corruption("asked to restore step " + std::to_string(*step) +
+                           ", pccheckd restored step " + std::to_string(reply->step))));
+  }
+  if (d.table && d.table->staging_bytes() > 0) d.table->CopyFromStaging(d.staging->memory->data());
+  return RestoreInfo{reply->step, std::move(reply->user_blob), std::move(reply->source),
+                     std::move(reply->skipped)};
+}
+
+}  // namespace pccheck

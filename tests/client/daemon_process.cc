@@ -1,0 +1,91 @@
+#include "daemon_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "catch.h"
+#include "pccheck/client.h"
+
+namespace pccheck::testing {
+
+DaemonProcess::DaemonProcess(std::vector<std::string> extra)
+    : socket_(dir_.path() + "/d.sock"),
+      root_(dir_.path() + "/root"),
+      log_(dir_.path() + "/pccheckd.log"),
+      extra_(std::move(extra)) {}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) Kill();
+}
+
+void DaemonProcess::Start() {
+  REQUIRE(pid_ < 0);
+  const std::string exe = BuildDir() + "/daemon/pccheckd";
+  std::vector<std::string> args = {exe,      "--root",      root_,     "--socket", socket_,
+                                   "--pool", "32MiB",       "--chunk", "1MiB",     "--direct-io",
+                                   "false",  "--log-level", "debug"};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  // Ready means answering on its socket; a readiness probe, not a sleep.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!QueryStatusJson(socket_).ok()) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      FAIL("pccheckd exited at start:\n" << Log());
+    }
+    if (std::chrono::steady_clock::now() > deadline) FAIL("pccheckd did not start:\n" << Log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void DaemonProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  Reap();
+}
+
+void DaemonProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);
+  kill(pid_, SIGTERM);
+  Reap();
+}
+
+void DaemonProcess::Pause() { kill(pid_, SIGSTOP); }
+void DaemonProcess::Resume() { kill(pid_, SIGCONT); }
+
+void DaemonProcess::Reap() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string DaemonProcess::Log() const {
+  std::ifstream in(log_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace pccheck::testing
