@@ -37,7 +37,8 @@ struct SegmentLayout {
   uint64_t total_bytes = 0;  // rounded up to a page
 
   // InvalidArgument when the numbers are out of range (slots not a power of
-  // two or > 65536, blob slots > 1024, blob slot > 256 MiB, total overflow).
+  // two or > 65536, blob slots > 1024, blob slot > 256 MiB or not a multiple
+  // of 64, total overflow). Rings and blobs start on 64-byte boundaries.
   static Result<SegmentLayout> For(uint32_t ring_slots, uint32_t blob_slots,
                                    uint64_t blob_slot_bytes);
   uint64_t BlobOffset(uint32_t slot) const { return blobs + uint64_t{slot} * blob_slot_bytes; }
@@ -61,7 +62,8 @@ class RingView {
   // Producer: false when the ring is full.
   bool TryPush(const uint8_t msg[kRingMessageBytes]);
   // Consumer: ok(true) with a message copied out, ok(false) when empty,
-  // Corruption when the producer's index is impossible.
+  // Corruption when the producer's index is impossible (nothing is consumed;
+  // every later call fails the same way until the index makes sense).
   Result<bool> TryPop(uint8_t out[kRingMessageBytes]);
   // Messages waiting (consumer's view); 0 when the peer's index is bad.
   uint64_t Pending() const;

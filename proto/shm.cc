@@ -53,6 +53,8 @@ Status FromBoost(const bip::interprocess_exception& e, const std::string& what) 
 // system, so Boost's file_mapping opens it again through /proc/self/fd. Where
 // /proc is not mounted (minimal containers, some sandboxes) that open fails
 // although the fd itself is fine, so we then map the fd with mmap() directly.
+// (Boost opens the path without O_CLOEXEC; that second fd lives only until
+// the region is mapped.)
 Result<Region> MapSegment(int fd, uint64_t bytes, const std::string& label) {
   std::optional<bip::file_mapping> file;
   try {

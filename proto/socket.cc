@@ -68,6 +68,61 @@ void CollectFds(msghdr& msg, std::vector<Fd>* fds) {
   }
 }
 
+// Puts `fds` in an SCM_RIGHTS message on msg, using `control` (room for kMaxFds).
+void AttachFds(msghdr& msg, char* control, const std::vector<int>& fds) {
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+}
+
+// Reads one frame's bytes in order before a deadline, moving the fds that
+// arrive with them into `fds`.
+class FrameReader {
+ public:
+  FrameReader(int fd, const std::string& path, int timeout_ms, std::vector<Fd>* fds)
+      : fd_(fd), path_(path), timeout_ms_(timeout_ms), deadline_(timeout_ms), fds_(fds) {}
+
+  Status ReadExactly(char* buf, size_t n) {
+    for (size_t got = 0; got < n;) {
+      PCC_ASSIGN_OR_RETURN(bool ready, WaitReady(fd_, POLLIN, deadline_, "receive on " + path_));
+      if (!ready) {
+        return Status::IoError("timed out after " + std::to_string(timeout_ms_) +
+                               " ms waiting for a frame on " + path_);
+      }
+      iovec iov{buf + got, n - got};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kFdRoom)];
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t r = RetryOnEintr([&] { return ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC); });
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;  // spurious wake-up
+      if (r < 0 && errno != ECONNRESET) return Status::FromErrno(errno, "recvmsg on " + path_);
+      if (r <= 0) {
+        return Status::Unavailable("peer closed the connection on " + path_ +
+                                   (total_ > 0 ? " in the middle of a frame" : ""));
+      }
+      CollectFds(msg, fds_);
+      got += static_cast<size_t>(r);
+      total_ += static_cast<size_t>(r);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  int timeout_ms_;
+  Deadline deadline_;
+  std::vector<Fd>* fds_;
+  size_t total_ = 0;  // bytes of this frame read so far
+};
+
 }  // namespace
 
 Result<UnixSocket> UnixSocket::Listen(const std::string& path, uint32_t mode) {
@@ -158,15 +213,7 @@ Status UnixSocket::Send(wire::MsgType type, const std::string& payload,
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = n_iov;
-    if (sent == 0 && !fds.empty()) {  // the fds ride with the frame's first byte
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
+    if (sent == 0 && !fds.empty()) AttachFds(msg, control, fds);  // they ride the first byte
     ssize_t n = RetryOnEintr([&] { return ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL); });
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -185,48 +232,18 @@ Status UnixSocket::Send(wire::MsgType type, const std::string& payload,
 }
 
 Result<Frame> UnixSocket::Receive(int timeout_ms) {
-  const Deadline deadline(timeout_ms);
   Frame frame;
-  // Reads exactly n bytes into buf, collecting passed fds on the way.
-  size_t frame_bytes = 0;
-  auto read_fully = [&](char* buf, size_t n) -> Status {
-    for (size_t got = 0; got < n;) {
-      PCC_ASSIGN_OR_RETURN(bool ready,
-                           WaitReady(fd_.get(), POLLIN, deadline, "receive on " + path_));
-      if (!ready) {
-        return Status::IoError("timed out after " + std::to_string(timeout_ms) +
-                               " ms waiting for a frame on " + path_);
-      }
-      iovec iov{buf + got, n - got};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kFdRoom)];
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      ssize_t r = RetryOnEintr([&] { return ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC); });
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-      if (r < 0 && errno != ECONNRESET) return Status::FromErrno(errno, "recvmsg on " + path_);
-      if (r > 0) CollectFds(msg, &frame.fds);
-      if (r <= 0) {
-        return Status::Unavailable("peer closed the connection on " + path_ +
-                                   (frame_bytes > 0 ? " in the middle of a frame" : ""));
-      }
-      got += static_cast<size_t>(r);
-      frame_bytes += static_cast<size_t>(r);
-    }
-    return Status::Ok();
-  };
-
+  FrameReader reader(fd_.get(), path_, timeout_ms, &frame.fds);
   char header[wire::kFrameHeaderBytes];
-  PCC_RETURN_IF_ERROR(read_fully(header, sizeof(header)));
+  PCC_RETURN_IF_ERROR(reader.ReadExactly(header, sizeof(header)));
   PCC_ASSIGN_OR_RETURN(wire::FrameHeader h,
                        wire::DecodeFrameHeader(std::string_view(header, sizeof(header))));
   frame.type = h.type;
   while (frame.payload.size() < h.length) {
     const size_t have = frame.payload.size();
     frame.payload.resize(std::min<size_t>(h.length, have + kReadStep));
-    PCC_RETURN_IF_ERROR(read_fully(frame.payload.data() + have, frame.payload.size() - have));
+    PCC_RETURN_IF_ERROR(
+        reader.ReadExactly(frame.payload.data() + have, frame.payload.size() - have));
   }
   return frame;
 }

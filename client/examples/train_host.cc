@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,26 +31,27 @@ struct Flags {
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
+  using Setter = std::function<void(const std::string&)>;
+  const std::map<std::string, Setter> setters = {
+      {"--socket", [f](const std::string& v) { f->client.socket = v; }},
+      {"--job", [f](const std::string& v) { f->client.job = v; }},
+      {"--rank", [f](const std::string& v) { f->client.rank = std::stoul(v); }},
+      {"--steps", [f](const std::string& v) { f->steps = std::stoull(v); }},
+      {"--every", [f](const std::string& v) { f->every = std::stoull(v); }},
+      {"--bytes", [f](const std::string& v) { f->bytes = std::stoull(v); }},
+      {"--step-ms", [f](const std::string& v) { f->step_ms = std::stoi(v); }},
+  };
+  if (argc % 2 == 0) return false;
   for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--socket")
-      f->client.socket = value;
-    else if (flag == "--job")
-      f->client.job = value;
-    else if (flag == "--rank")
-      f->client.rank = static_cast<uint32_t>(std::stoul(value));
-    else if (flag == "--steps")
-      f->steps = std::stoull(value);
-    else if (flag == "--every")
-      f->every = std::stoull(value);
-    else if (flag == "--bytes")
-      f->bytes = std::stoull(value);
-    else if (flag == "--step-ms")
-      f->step_ms = std::stoi(value);
-    else
+    auto setter = setters.find(argv[i]);
+    if (setter == setters.end()) return false;
+    try {
+      setter->second(argv[i + 1]);
+    } catch (const std::exception&) {  // std::stoull on something not a number
       return false;
+    }
   }
-  return argc % 2 == 1 && f->every > 0 && f->bytes >= 8 && !f->client.job.empty();
+  return f->every > 0 && f->bytes >= 4 && !f->client.job.empty();
 }
 
 // The value of element i of tensor `which` after step `step` (splitmix64).

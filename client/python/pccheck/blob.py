@@ -7,7 +7,7 @@ you trust, as with torch.load(weights_only=False).
 """
 import pickle
 
-from .errors import ECORRUPT, PccheckError
+from .errors import ECORRUPT, error_for
 
 MAGIC = b"PCCKPY\x00\x01"  # name, then format version 1
 
@@ -18,8 +18,8 @@ def pack(state):
 
 
 def unpack(blob):
-    """The dict packed in `blob`; PccheckError when it is not a pccheck.torch blob."""
+    """The dict packed in `blob`; CheckpointCorrupt when it is not a pccheck.torch blob."""
     if not blob.startswith(MAGIC):
-        raise PccheckError(ECORRUPT, "the checkpoint's user blob was not written by "
-                           "pccheck.torch (%d bytes, starting %r)" % (len(blob), blob[:8]))
+        raise error_for(ECORRUPT, "the checkpoint's user blob was not written by "
+                        "pccheck.torch (%d bytes, starting %r)" % (len(blob), blob[:8]))
     return pickle.loads(blob[len(MAGIC):])

@@ -96,7 +96,7 @@ class Checkpointer:
         if self.on_error == "raise":
             raise error
         warnings.warn("pccheck: %s failed; training goes on: %s" % (what, error),
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
 
     def _guard(self, what, fn, *args):
         """fn(*args), or None after _fail when it raised PccheckError."""
