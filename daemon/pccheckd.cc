@@ -84,6 +84,7 @@ int Run(const DaemonConfig& config) {
   so.limits.blob_slot_bytes = config.blob_slot_bytes;
   so.limits.blob_slots = static_cast<uint32_t>(config.engine.max_inflight) + 2;
   so.config_summary_json = ConfigJson(config);
+  so.gpu = gpu.get();
   auto server = Server::Start(so, engine->get(), gpu->DeviceCount() ? gpu->Describe() : "none");
   if (!server.ok()) {
     spdlog::critical("{}", server.status().ToString());

@@ -8,13 +8,12 @@
 namespace pccheck::wire {
 namespace {
 
-constexpr uint16_t kMaxMsgType = static_cast<uint16_t>(MsgType::kAdoptArena);
+constexpr uint16_t kMaxMsgType = static_cast<uint16_t>(MsgType::kGpuReady);
 constexpr uint32_t kMaxListEntries = 1u << 20;
 // The least one encoded item takes: bounds a count by the bytes left.
 constexpr size_t kMinTensorSpecBytes = 4 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
 constexpr size_t kMinListEntryBytes = 8 + 8 + 8 + 1;
 constexpr size_t kMinStringBytes = 4;
-constexpr size_t kIpcHandleBytes = 64;
 
 // Parses a whole payload with `read`, then insists nothing is left over.
 template <typename T, typename Read>
@@ -349,6 +348,92 @@ std::string Encode(const StatusReply& m) {
 Result<StatusReply> DecodeStatusReply(std::string_view b) {
   return DecodeAll<StatusReply>(b, "StatusReply", [](Reader& r, StatusReply& m) {
     return r.Str(&m.json, kMaxJsonBytes, "json");
+  });
+}
+
+namespace {
+
+// A list of exactly-64-byte handles, at most `max` of them.
+void WriteHandles(Writer& w, const std::vector<std::string>& handles) {
+  w.U32(static_cast<uint32_t>(handles.size()));
+  for (const std::string& h : handles) w.Str(h);
+}
+
+Status ReadHandles(Reader& r, std::vector<std::string>* handles, uint32_t max, const char* what) {
+  uint32_t count = 0;
+  PCC_RETURN_IF_ERROR(r.Count(&count, max, kMinStringBytes + kIpcHandleBytes, what));
+  handles->resize(count);
+  for (std::string& h : *handles) {
+    PCC_RETURN_IF_ERROR(r.Str(&h, kIpcHandleBytes, "event handle"));
+    if (h.size() != kIpcHandleBytes) {
+      return r.Fail("event handle of " + std::to_string(h.size()) + " bytes (expected 64)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Encode(const GpuSetup& m) {
+  Writer w;
+  w.U32(m.ready_device);
+  WriteHandles(w, m.ready_events);
+  w.U32(static_cast<uint32_t>(m.devices.size()));
+  for (uint32_t d : m.devices) w.U32(d);
+  w.U64(m.staging_bytes);
+  return w.Take();
+}
+
+Result<GpuSetup> DecodeGpuSetup(std::string_view b) {
+  return DecodeAll<GpuSetup>(b, "GpuSetup", [](Reader& r, GpuSetup& m) {
+    PCC_RETURN_IF_ERROR(r.U32(&m.ready_device, "ready_device"));
+    PCC_RETURN_IF_ERROR(ReadHandles(r, &m.ready_events, kMaxEventSlots, "ready event count"));
+    if (m.ready_events.empty()) return r.Fail("no ready events");
+    uint32_t count = 0;
+    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxGpuDevices, 4, "device count"));
+    if (count == 0) return r.Fail("no devices");
+    m.devices.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      PCC_RETURN_IF_ERROR(r.U32(&m.devices[i], "device"));
+      for (size_t j = 0; j < i; ++j) {
+        if (m.devices[j] == m.devices[i]) {
+          return r.Fail("device " + std::to_string(m.devices[i]) + " is listed twice");
+        }
+      }
+    }
+    return r.U64(&m.staging_bytes, "staging_bytes");
+  });
+}
+
+std::string Encode(const GpuReady& m) {
+  Writer w;
+  w.U32(static_cast<uint32_t>(m.done_events.size()));
+  for (const auto& handles : m.done_events) WriteHandles(w, handles);
+  w.Str(m.staging_handle);
+  w.U64(m.staging_bytes);
+  return w.Take();
+}
+
+Result<GpuReady> DecodeGpuReady(std::string_view b) {
+  return DecodeAll<GpuReady>(b, "GpuReady", [](Reader& r, GpuReady& m) {
+    uint32_t count = 0;
+    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxGpuDevices, 4, "device count"));
+    m.done_events.resize(count);
+    for (auto& handles : m.done_events) {
+      PCC_RETURN_IF_ERROR(ReadHandles(r, &handles, kMaxEventSlots, "done event count"));
+    }
+    PCC_RETURN_IF_ERROR(r.Str(&m.staging_handle, kIpcHandleBytes, "staging handle"));
+    PCC_RETURN_IF_ERROR(r.U64(&m.staging_bytes, "staging_bytes"));
+    const bool has_handle = !m.staging_handle.empty();
+    if (has_handle && m.staging_handle.size() != kIpcHandleBytes) {
+      return r.Fail("staging handle of " + std::to_string(m.staging_handle.size()) +
+                    " bytes (expected 64)");
+    }
+    if (has_handle != (m.staging_bytes > 0)) {
+      return r.Fail("staging handle and staging_bytes " + std::to_string(m.staging_bytes) +
+                    " disagree");
+    }
+    return Status::Ok();
   });
 }
 

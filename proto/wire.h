@@ -46,6 +46,9 @@ enum class MsgType : uint16_t {
   kGoodbye = 14,      // client -> daemon: orderly close
   kAdoptArena = 15,   // client -> daemon, payload Arena, with fd: an arena from an earlier
                       // session (after a daemon restart); answered with kArena (new id)
+  kGpuSetup = 16,     // client -> daemon: GPU ordering events (and staging); before
+                      // registering GPU tensors
+  kGpuReady = 17,     // daemon -> client: the daemon's events (and staging buffer)
 };
 
 // Frame header on the socket: u32 payload length, u16 type, u16 reserved (0),
@@ -130,6 +133,32 @@ struct Registered {
   bool operator==(const Registered&) const = default;
 };
 
+// GPU saves are ordered by interprocess CUDA events, one pair per in-flight
+// slot (max_inflight + 1 slots): "ready", created by the client and recorded
+// on the trainer's stream at save(), and "done", created by the daemon and
+// recorded on its copy stream of each device after the save's copies.
+inline constexpr size_t kIpcHandleBytes = 64;  // cudaIpcMemHandle_t, cudaIpcEventHandle_t
+inline constexpr uint32_t kMaxEventSlots = 65;  // max_inflight <= 64
+inline constexpr uint32_t kMaxGpuDevices = 64;
+
+struct GpuSetup {
+  uint32_t ready_device = 0;              // the device of the trainer's stream and ready events
+  std::vector<std::string> ready_events;  // per slot: a cudaIpcEventHandle_t (64 bytes)
+  std::vector<uint32_t> devices;          // devices of the GPU tensors: done events for each
+  // Staging mode (snapshot="gpu"): a daemon-owned buffer of this many bytes on
+  // ready_device that the client fills device-to-device at each save; 0: none.
+  uint64_t staging_bytes = 0;
+  bool operator==(const GpuSetup&) const = default;
+};
+
+struct GpuReady {
+  // done_events[i][slot]: the done event of GpuSetup::devices[i] for that slot.
+  std::vector<std::vector<std::string>> done_events;
+  std::string staging_handle;  // a cudaIpcMemHandle_t when staging was asked for, else empty
+  uint64_t staging_bytes = 0;  // its size (>= the size asked for); 0 without staging
+  bool operator==(const GpuReady&) const = default;
+};
+
 struct Restore {
   std::optional<uint64_t> step;
   bool operator==(const Restore&) const = default;
@@ -172,7 +201,11 @@ struct StatusReply {
 //     offset + bytes without overflow; kArena carries no ipc_handle; kCudaIpc
 //     carries a 64-byte one and lies inside [0, base_bytes);
 //   * ErrorReply: code is a failure Code (not kOk); Restored: source is "disk"
-//     or "memory"; ListReply: at most one entry is latest.
+//     or "memory"; ListReply: at most one entry is latest;
+//   * GpuSetup: 1..kMaxEventSlots ready handles, 1..kMaxGpuDevices distinct
+//     devices, every handle 64 bytes; GpuReady: at most kMaxGpuDevices lists
+//     of at most kMaxEventSlots 64-byte handles, the staging handle 64 bytes
+//     exactly when staging_bytes > 0.
 // Welcome's ring and blob numbers are checked by SegmentLayout::For (ring.h).
 inline constexpr size_t kMaxStringBytes = 64u << 10;
 inline constexpr size_t kMaxJsonBytes = 16u << 20;
@@ -187,6 +220,8 @@ std::string Encode(const Restore& m);
 std::string Encode(const Restored& m);
 std::string Encode(const ListReply& m);
 std::string Encode(const StatusReply& m);
+std::string Encode(const GpuSetup& m);
+std::string Encode(const GpuReady& m);
 
 Result<Hello> DecodeHello(std::string_view b);
 Result<Welcome> DecodeWelcome(std::string_view b);
@@ -199,6 +234,8 @@ Result<Restore> DecodeRestore(std::string_view b);
 Result<Restored> DecodeRestored(std::string_view b);
 Result<ListReply> DecodeListReply(std::string_view b);
 Result<StatusReply> DecodeStatusReply(std::string_view b);
+Result<GpuSetup> DecodeGpuSetup(std::string_view b);
+Result<GpuReady> DecodeGpuReady(std::string_view b);
 
 // ---- ring messages (fixed size, in shared memory) ----------------------------
 
@@ -209,6 +246,8 @@ enum class RingType : uint32_t {
   kSnapshotDone = 2,  // completion: the sources may change now
   kCommitted = 3,     // completion: durable and latest
   kFailed = 4,        // completion: code + message
+  kCopiesQueued = 5,  // completion (GPU saves): the daemon's copies are queued and its
+                      // "done" events recorded after them; the client may wait on them
 };
 
 struct SaveMsg {

@@ -65,6 +65,33 @@ void* Copy(const void* p, size_t n) {
   return out;
 }
 
+// The tensor table of pccheck_register*, checked for NULLs.
+pccheck::Result<std::vector<pccheck::HostTensor>> Tensors(const char* call, size_t n,
+                                                          const char* const* names,
+                                                          const char* const* dtypes,
+                                                          const int64_t* const* shapes,
+                                                          const uint32_t* ndims, void* const* data,
+                                                          const uint64_t* bytes) {
+  if (n > 0 && (names == nullptr || dtypes == nullptr || ndims == nullptr || data == nullptr ||
+                bytes == nullptr)) {
+    return Status::InvalidArgument(std::string(call) + ": an array argument is NULL");
+  }
+  std::vector<pccheck::HostTensor> tensors(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (names[i] == nullptr || dtypes[i] == nullptr || (ndims[i] > 0 && shapes == nullptr) ||
+        (ndims[i] > 0 && shapes[i] == nullptr)) {
+      return Status::InvalidArgument(std::string(call) + ": tensor " + std::to_string(i) +
+                                     " has a NULL name, dtype or shape");
+    }
+    tensors[i].name = names[i];
+    tensors[i].dtype = dtypes[i];
+    if (ndims[i] > 0) tensors[i].shape.assign(shapes[i], shapes[i] + ndims[i]);
+    tensors[i].data = data[i];
+    tensors[i].bytes = bytes[i];
+  }
+  return tensors;
+}
+
 }  // namespace
 
 extern "C" {
@@ -100,24 +127,47 @@ int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
                      void* const* data, const uint64_t* bytes, char** errptr) {
   return Guard(errptr, [&]() -> Status {
     if (c == nullptr) return NoClient();
-    if (n > 0 && (names == nullptr || dtypes == nullptr || ndims == nullptr || data == nullptr ||
-                  bytes == nullptr)) {
-      return Status::InvalidArgument("pccheck_register: an array argument is NULL");
-    }
-    std::vector<pccheck::HostTensor> tensors(n);
-    for (size_t i = 0; i < n; ++i) {
-      if (names[i] == nullptr || dtypes[i] == nullptr || (ndims[i] > 0 && shapes == nullptr) ||
-          (ndims[i] > 0 && shapes[i] == nullptr)) {
-        return Status::InvalidArgument("pccheck_register: tensor " + std::to_string(i) +
-                                       " has a NULL name, dtype or shape");
-      }
-      tensors[i].name = names[i];
-      tensors[i].dtype = dtypes[i];
-      if (ndims[i] > 0) tensors[i].shape.assign(shapes[i], shapes[i] + ndims[i]);
-      tensors[i].data = data[i];
-      tensors[i].bytes = bytes[i];
-    }
+    PCC_ASSIGN_OR_RETURN(auto tensors, Tensors("pccheck_register", n, names, dtypes, shapes,
+                                               ndims, data, bytes));
     return c->client->Register(tensors);
+  });
+}
+
+int pccheck_register_devices(pccheck_client* c, size_t n, const char* const* names,
+                             const char* const* dtypes, const int64_t* const* shapes,
+                             const uint32_t* ndims, void* const* data, const uint64_t* bytes,
+                             const int32_t* devices, int snapshot_gpu, char** errptr) {
+  return Guard(errptr, [&]() -> Status {
+    if (c == nullptr) return NoClient();
+    PCC_ASSIGN_OR_RETURN(auto host, Tensors("pccheck_register_devices", n, names, dtypes, shapes,
+                                            ndims, data, bytes));
+    if (n > 0 && devices == nullptr) {
+      return Status::InvalidArgument("pccheck_register_devices: devices is NULL");
+    }
+    std::vector<pccheck::DeviceTensor> tensors(n);
+    for (size_t i = 0; i < n; ++i) tensors[i] = {std::move(host[i]), devices[i]};
+    return c->client->RegisterDevices(tensors, snapshot_gpu != 0 ? pccheck::GpuSnapshot::kStaging
+                                                                 : pccheck::GpuSnapshot::kDirect);
+  });
+}
+
+int pccheck_save_on_stream(pccheck_client* c, uint64_t step, const void* blob, size_t blob_len,
+                           void* stream, uint64_t* ticket, char** errptr) {
+  return Guard(errptr, [&]() -> Status {
+    if (c == nullptr) return NoClient();
+    if (blob == nullptr && blob_len > 0) {
+      return Status::InvalidArgument("pccheck_save_on_stream: blob is NULL");
+    }
+    std::string_view view(static_cast<const char*>(blob), blob == nullptr ? 0 : blob_len);
+    PCC_ASSIGN_OR_RETURN(uint64_t t, c->client->SaveOnStream(step, stream, view));
+    if (ticket != nullptr) *ticket = t;
+    return Status::Ok();
+  });
+}
+
+int pccheck_before_update_stream(pccheck_client* c, void* stream, int timeout_ms, char** errptr) {
+  return Guard(errptr, [&] {
+    return c == nullptr ? NoClient() : c->client->BeforeUpdateStream(stream, timeout_ms);
   });
 }
 

@@ -25,7 +25,14 @@ bool Client::connected() const { return impl_->session != nullptr; }
 
 Result<uint64_t> Client::Save(uint64_t step, std::string_view user_blob) {
   Impl& d = *impl_;
+  if (d.gpu) return SaveOnStream(step, nullptr, user_blob);
   PCC_RETURN_IF_ERROR(d.Connected());
+  return d.SubmitSave(step, user_blob, 0);
+}
+
+Result<uint64_t> Client::Impl::SubmitSave(uint64_t step, std::string_view user_blob,
+                                          uint32_t event_slot) {
+  Impl& d = *this;
   if (!d.table) return Status::InvalidArgument("Save: no tensors registered (call Register first)");
   const uint64_t slot_bytes = d.session->welcome().blob_slot_bytes;
   if (user_blob.size() > slot_bytes) {
@@ -46,7 +53,7 @@ Result<uint64_t> Client::Save(uint64_t step, std::string_view user_blob) {
 
   if (staged) d.table->CopyToStaging(d.staging->memory->data());
   if (!user_blob.empty()) std::memcpy(d.session->blob(slot), user_blob.data(), user_blob.size());
-  wire::SaveMsg msg{seq, step, d.table_version, slot, user_blob.size(), 0};
+  wire::SaveMsg msg{seq, step, d.table_version, slot, user_blob.size(), event_slot};
   auto pushed = d.session->PushSave(msg);
   if (!pushed.ok()) return d.Checked(pushed.status());
   if (!*pushed) {

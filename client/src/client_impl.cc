@@ -21,7 +21,10 @@ Status Client::Impl::Pump() {
   if (!session) return client::Unreachable(options.socket, "the connection was lost");
   std::vector<wire::CompletionMsg> done;
   Status s = session->PopCompletions(&done);
-  for (const auto& msg : done) tickets.Apply(msg);
+  for (const auto& msg : done) {
+    tickets.Apply(msg);
+    if (gpu) gpu->saves().Apply(msg);
+  }
   return Checked(s);
 }
 
@@ -38,6 +41,7 @@ Status Client::Impl::MarkLost(Status why) {
     for (const auto& msg : done) tickets.Apply(msg);
     session.reset();
   }
+  if (gpu) gpu->saves().Clear();  // a dead daemon runs no copy of ours
   tickets.FailUnfinished([&socket](uint64_t step) {
     return Status::Unavailable("pccheckd at " + socket + " went away during save of step " +
                                std::to_string(step));
@@ -45,8 +49,9 @@ Status Client::Impl::MarkLost(Status why) {
   return client::Unreachable(socket, why.message());
 }
 
-// One attempt: a new session, every arena adopted under its new id, the table
-// registered again. Any failure leaves the client without a session.
+// One attempt: a new session, every arena adopted under its new id, the GPU
+// events (and staging buffer) set up again, the table registered again. Any
+// failure leaves the client without a session.
 Status Client::Impl::Reconnect() {
   auto opened = Session::Open(options.socket, options.job, options.rank);
   if (!opened.ok()) return opened.status();
@@ -56,6 +61,12 @@ Status Client::Impl::Reconnect() {
     if (s.ok()) s = client::AdoptArena(*session, arena);
   }
   if (s.ok() && staging) s = client::AdoptArena(*session, *staging);
+  if (s.ok() && gpu && table) {
+    s = gpu->Connect(*session);
+    auto specs = s.ok() ? gpu->Specs() : Result<std::map<size_t, wire::TensorSpec>>(s);
+    if (specs.ok()) table->SetDeviceSpecs(std::move(specs).value());
+    s = specs.status();
+  }
   if (s.ok() && table) {
     auto version = SendTable(*table, staging_id());
     if (version.ok()) table_version = *version;

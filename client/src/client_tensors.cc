@@ -15,26 +15,62 @@ Result<void*> Client::AllocateShared(uint64_t bytes) {
 }
 
 Status Client::Register(const std::vector<HostTensor>& tensors) {
-  Impl& d = *impl_;
+  return impl_->InstallTable(tensors, {}, GpuSnapshot::kDirect);
+}
+
+Status Client::Impl::InstallTable(const std::vector<HostTensor>& tensors,
+                                  const std::vector<int>& devices, GpuSnapshot mode) {
+  Impl& d = *this;
   PCC_RETURN_IF_ERROR(d.Connected());
-  PCC_ASSIGN_OR_RETURN(client::TensorTable table, client::TensorTable::Build(tensors, d.arenas));
-  // The daemon may still be reading the staging area for a save in flight.
+  std::unique_ptr<client::GpuSession> fresh;
+  if (!devices.empty()) {
+    PCC_ASSIGN_OR_RETURN(fresh, client::NewGpuSession(tensors, devices, mode));
+  }
+  // The daemon may still be reading the staging areas for a save in flight.
   PCC_RETURN_IF_ERROR(d.WaitUntil([&] { return !d.tickets.AnySnapshotPending(); },
                                   client::kNoTimeout, "the snapshots of the saves in flight"));
+  // GPU tensors: the same setup is kept (storage moved: only the table is new);
+  // anything else gets a new one, once no stream waits on the old events.
+  bool new_setup = false, adopted = false;
+  std::map<size_t, wire::TensorSpec> device_specs;
+  // From here a failure after a new setup leaves the daemon with events the
+  // old table's saves do not use: drop the session; the next call reconnects.
+  auto undo = [&](const Status& s) {
+    if (adopted) d.gpu->Adopt(*fresh);
+    if (new_setup && d.session) (void)d.session->Fail(s);
+    return d.Checked(s);
+  };
+  if (fresh) {
+    if (d.gpu && fresh->SameSetup(*d.gpu)) {
+      fresh->Adopt(*d.gpu);
+      adopted = true;
+    } else {
+      if (d.gpu) PCC_RETURN_IF_ERROR(d.gpu->Synchronize());
+      Status s = fresh->Connect(*d.session);
+      if (!s.ok()) return d.Checked(s);
+      new_setup = true;
+    }
+    auto specs = fresh->Specs();
+    if (!specs.ok()) return undo(specs.status());
+    device_specs = std::move(specs).value();
+  }
+  auto table = client::TensorTable::Build(tensors, d.arenas, std::move(device_specs));
+  if (!table.ok()) return undo(table.status());
   // A bigger staging area replaces the old one only once the daemon accepted
   // the table: on failure the previous registration stays whole.
   std::optional<client::Arena> grown;
   const uint64_t have = d.staging ? d.staging->memory->size() : 0;
-  if (table.staging_bytes() > have) {
-    auto arena = client::AllocateArena(*d.session, table.staging_bytes());
-    if (!arena.ok()) return d.Checked(arena.status().Annotate("allocating the staging area"));
+  if (table->staging_bytes() > have) {
+    auto arena = client::AllocateArena(*d.session, table->staging_bytes());
+    if (!arena.ok()) return undo(arena.status().Annotate("allocating the staging area"));
     grown = std::move(arena).value();
   }
-  auto version = d.SendTable(table, grown ? grown->id : d.staging_id());
-  if (!version.ok()) return d.Checked(version.status());
-  d.table = std::move(table);
+  auto version = d.SendTable(table.value(), grown ? grown->id : d.staging_id());
+  if (!version.ok()) return undo(version.status());
+  d.table = std::move(table).value();
   d.table_version = *version;
   if (grown) d.staging = std::move(grown);
+  d.gpu = std::move(fresh);
   return Status::Ok();
 }
 
@@ -55,6 +91,7 @@ Result<RestoreInfo> Client::Restore(std::optional<uint64_t> step) {
                            ", pccheckd restored step " + std::to_string(reply->step))));
   }
   if (d.table && d.table->staging_bytes() > 0) d.table->CopyFromStaging(d.staging->memory->data());
+  if (d.gpu) PCC_RETURN_IF_ERROR(d.gpu->CopyBackFromStaging().Annotate("restoring GPU tensors"));
   return RestoreInfo{reply->step, std::move(reply->user_blob), std::move(reply->source),
                      std::move(reply->skipped)};
 }

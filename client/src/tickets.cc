@@ -30,6 +30,7 @@ void TicketBook::Apply(const wire::CompletionMsg& msg) {
       Finish(t, FromWire(msg.code, msg.message).Annotate("save of step " + std::to_string(t.step)));
       break;
     case wire::RingType::kSave:
+    case wire::RingType::kCopiesQueued:  // GPU ordering: gpu_saves.h follows it
       break;
   }
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "cli/bench_data.h"
 #include "cli/commands.h"
 #include "cli/commit_reporter.h"
 #include "cli/json.h"
@@ -19,44 +20,19 @@ namespace {
 
 constexpr uint64_t kRawCapBytes = 8ull << 30;
 
-// Fast, non-cryptographic random bytes: the checkpoint content must not
-// compress or deduplicate, nothing more.
-void FillRandom(uint8_t* p, uint64_t n, uint64_t seed) {
-  uint64_t x = seed;
-  uint64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    x += 0x9e3779b97f4a7c15ull;  // splitmix64
-    uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    std::memcpy(p + i, &z, 8);
-  }
-  for (; i < n; ++i) p[i] = static_cast<uint8_t>(i * 131 + seed);
-}
-
-// About eight tensors of uneven sizes that add up to the whole buffer, like the
-// layers of a model.
-std::vector<TensorSource> SplitIntoTensors(const uint8_t* data, uint64_t size) {
-  static constexpr uint64_t kWeights[] = {5, 1, 8, 3, 2, 7, 1, 4};
-  constexpr uint64_t kWeightSum = 31;
-  std::vector<TensorSource> tensors;
-  uint64_t offset = 0;
-  for (size_t i = 0; i < std::size(kWeights) && offset < size; ++i) {
-    const bool last = i + 1 == std::size(kWeights);
-    const uint64_t bytes =
-        last ? size - offset : std::min(size - offset, size / kWeightSum * kWeights[i]);
-    if (bytes == 0) continue;
+// The engine's view of the bench tensors over `data`.
+std::vector<TensorSource> Sources(const uint8_t* data, uint64_t size) {
+  std::vector<TensorSource> sources;
+  for (const BenchTensor& b : SplitIntoTensors(size)) {
     TensorSource t;
-    t.meta.name = "layer" + std::to_string(i) + ".weight";
+    t.meta.name = b.name;
     t.meta.dtype = "uint8";
-    t.meta.shape = {static_cast<int64_t>(bytes)};
-    t.meta.bytes = bytes;
-    t.data = data + offset;
-    tensors.push_back(std::move(t));
-    offset += bytes;
+    t.meta.shape = {static_cast<int64_t>(b.bytes)};
+    t.meta.bytes = b.bytes;
+    t.data = data + b.offset;
+    sources.push_back(std::move(t));
   }
-  return tensors;
+  return sources;
 }
 
 std::unique_ptr<Gpu> OpenGpu(std::string* description) {
@@ -69,10 +45,6 @@ std::unique_ptr<Gpu> OpenGpu(std::string* description) {
     *description = gpu->Describe();
   }
   return gpu;
-}
-
-double Gbps(uint64_t bytes, double seconds) {
-  return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0;
 }
 
 }  // namespace
@@ -110,7 +82,7 @@ int RunBench(const BenchOptions& o) {
 
   auto buffer = std::make_unique_for_overwrite<uint8_t[]>(o.size);
   FillRandom(buffer.get(), o.size, o.size ^ 0x5eed);
-  const std::vector<TensorSource> tensors = SplitIntoTensors(buffer.get(), o.size);
+  const std::vector<TensorSource> tensors = Sources(buffer.get(), o.size);
   const uint64_t first_step = engine->LatestStep(o.job, o.rank).value_or(0) + 1;
   std::fprintf(stderr, "bench: %llu checkpoints of %s from step %llu in %s (%s, pool %s, %s)\n",
                static_cast<unsigned long long>(o.count), FormatSize(o.size).c_str(),

@@ -17,10 +17,13 @@ inline constexpr int kExitFailed = 1;  // the command ran and found or hit a pro
 inline constexpr int kExitUsage = 2;   // bad arguments or no store where one was named
 
 struct BenchOptions {
-  std::string root;              // store directory; created when missing
+  std::string root;              // store directory; created when missing (offline bench)
+  std::string socket;            // a running pccheckd to drive instead (RunDaemonBench)
+  int clients = 1;               // with socket: client processes saving at once
   uint64_t size = 0;             // bytes per checkpoint (required)
   uint64_t count = 0;            // checkpoints to save (required)
-  int inflight = 2;              // checkpoints in flight at once
+  int inflight = 2;              // checkpoints in flight at once (per client)
+  bool inflight_given = false;   // with socket: false means the daemon's max_inflight
   uint64_t chunk = 16ull << 20;  // pipeline chunk, a multiple of 4 KiB
   int writers = 4;               // writer threads (and raw-write threads)
   uint64_t pool = 0;             // pinned pool bytes; 0: DefaultBenchPool()
@@ -37,6 +40,26 @@ uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk);
 // "committed step=K" on stdout the moment each commits, then measures the raw
 // O_DIRECT write rate of the same directory and prints a summary.
 int RunBench(const BenchOptions& options);
+
+// The same measurement through a running pccheckd (options.socket), as its
+// clients: `clients` processes, ranks rank..rank+clients-1 of job `job`, each
+// saving `count` checkpoints of `size` bytes from shared memory, at most
+// `inflight` in flight each. Prints "committed step=K" (" rank=R" added with
+// several clients) as each commits, then measures the raw O_DIRECT rate of the
+// daemon's store directory (from its status), which must be reachable from
+// here: run it on the daemon's machine. The summary adds the p50 and p99 of
+// the time each Client::Save call held its caller.
+int RunDaemonBench(const BenchOptions& options);
+
+struct StatusOptions {
+  std::string socket;  // empty: DefaultSocketPath()
+  bool json = false;   // print the daemon's JSON document unchanged
+  double watch_s = 0;  // > 0: show it again every watch_s seconds until stopped
+};
+
+// Asks the daemon for its status and prints it. Exits kExitFailed, naming the
+// socket and how to start pccheckd, when the daemon cannot be reached.
+int RunStatus(const StatusOptions& options);
 
 struct ListOptions {
   std::string root;  // an existing store directory

@@ -115,8 +115,8 @@ class Parser {
     if (i_ < s_.size() && static_cast<unsigned char>(s_[i_]) < 0x20) {
       found = "byte " + std::to_string(static_cast<unsigned>(s_[i_]));
     }
-    return Status::InvalidArgument("JSON: expected " + expected + " at byte " +
-                                   std::to_string(i_) + ", found " + found);
+    return Status::InvalidArgument("JSON: expected " + expected + " at byte " + std::to_string(i_) +
+                                   ", found " + found);
   }
 
   void SkipSpace() {
@@ -219,7 +219,8 @@ class Parser {
     const size_t start = i_;
     Eat('-');
     if (Eat('0')) {
-      if (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') return Fail("no digits after a leading 0");
+      if (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9')
+        return Fail("no digits after a leading 0");
     } else if (!Digits()) {
       return Fail("a digit");
     }
@@ -274,16 +275,35 @@ class Parser {
     if (i_ >= s_.size()) return Fail("an escape");
     const char c = s_[i_++];
     switch (c) {
-      case '"': out->push_back('"'); return Status::Ok();
-      case '\\': out->push_back('\\'); return Status::Ok();
-      case '/': out->push_back('/'); return Status::Ok();
-      case 'b': out->push_back('\b'); return Status::Ok();
-      case 'f': out->push_back('\f'); return Status::Ok();
-      case 'n': out->push_back('\n'); return Status::Ok();
-      case 'r': out->push_back('\r'); return Status::Ok();
-      case 't': out->push_back('\t'); return Status::Ok();
-      case 'u': break;
-      default: --i_; return Fail("one of \"\\/bfnrtu after '\\'");
+      case '"':
+        out->push_back('"');
+        return Status::Ok();
+      case '\\':
+        out->push_back('\\');
+        return Status::Ok();
+      case '/':
+        out->push_back('/');
+        return Status::Ok();
+      case 'b':
+        out->push_back('\b');
+        return Status::Ok();
+      case 'f':
+        out->push_back('\f');
+        return Status::Ok();
+      case 'n':
+        out->push_back('\n');
+        return Status::Ok();
+      case 'r':
+        out->push_back('\r');
+        return Status::Ok();
+      case 't':
+        out->push_back('\t');
+        return Status::Ok();
+      case 'u':
+        break;
+      default:
+        --i_;
+        return Fail("one of \"\\/bfnrtu after '\\'");
     }
     uint32_t cp = 0;
     PCC_RETURN_IF_ERROR(Hex4(&cp));

@@ -72,13 +72,20 @@ Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, u
 
   RawWriteResult result;
   result.direct = file->direct();
+  // Two passes: into freshly allocated blocks, then over written ones. Some
+  // disks (thin-provisioned virtual disks) take the second much faster, and
+  // the engine's slots are rewritten in steady state, so the faster pass is
+  // the honest reference.
   auto measure = [&]() -> Status {
     PCC_RETURN_IF_ERROR(file->Allocate(total));
-    const auto start = std::chrono::steady_clock::now();
-    PCC_RETURN_IF_ERROR(WriteAll(file.get(), block.get(), total, std::max(writers, 1)));
-    PCC_RETURN_IF_ERROR(file->Sync());
-    result.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (int pass = 0; pass < 2; ++pass) {
+      const auto start = std::chrono::steady_clock::now();
+      PCC_RETURN_IF_ERROR(WriteAll(file.get(), block.get(), total, std::max(writers, 1)));
+      PCC_RETURN_IF_ERROR(file->Sync());
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (pass == 0 || secs < result.seconds) result.seconds = secs;
+    }
     result.bytes = total;
     return Status::Ok();
   };

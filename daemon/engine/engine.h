@@ -51,7 +51,9 @@ struct SaveRequest {
   std::vector<TensorSource> tensors;
   std::string user_blob;
   // Device saves: the copy streams wait on these ("ready": the trainer's
-  // state is final) before the first copy, and record these ("snapshot done")
+  // state is final; the copy thread first watches them complete, so that a
+  // cancelled save never leaves a stream waiting for good) before the first
+  // copy, and record these ("snapshot done")
   // right after the last copy is queued; then on_copies_queued runs (on the
   // copy thread; it must not block). A stream that waits on an event waits on
   // its latest record, so the caller tells the trainer only from

@@ -108,7 +108,8 @@ void Pipeline::CopyLoop() {
       continue;
     }
     for (const GpuEventRef& e : c.request.wait_before_copy) {
-      Status s = gpu_->StreamWaitEvent(e.device, e.event);
+      Status s = AwaitReady(c, e);
+      if (s.ok() && !c.cancelled) s = gpu_->StreamWaitEvent(e.device, e.event);
       if (!s.ok()) c.Fail(s.Annotate("waiting for the trainer's ready event"));
     }
     const uint64_t chunk = options_.chunk_bytes;
@@ -136,6 +137,24 @@ void Pipeline::CopyLoop() {
     }
     if (queued == c.chunks && !c.cancelled) QueuedAll(c);
   }
+}
+
+// A trainer that dies before its ready record runs never completes the
+// event, and a copy stream made to wait on it would hold every later copy on
+// that device for good. So the copy thread watches the event first, and a
+// save cancelled meanwhile (its session ended) stops waiting. The stream wait
+// that follows keeps the GPU's own ordering guarantee.
+Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e) {
+  for (int polls = 0; !c.cancelled && !abandon_; ++polls) {
+    PCC_ASSIGN_OR_RETURN(bool done, gpu_->EventDone(e.device, e.event));
+    if (done) return Status::Ok();
+    if (polls < 1000) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  return Status::Ok();
 }
 
 void Pipeline::QueuedAll(Checkpoint& c) {

@@ -85,6 +85,9 @@ class Pipeline {
   // Copies chunk `index` of ckpt into buf; appends the fences to wait for.
   Status FillChunk(Checkpoint& ckpt, uint64_t index, uint8_t* buf, uint64_t len,
                    std::vector<Fence>* fences);
+  // Returns once the trainer's ready event `e` completed, or the save was
+  // cancelled or abandoned (the caller checks which).
+  Status AwaitReady(Checkpoint& ckpt, const GpuEventRef& e);
   // Records the save's snapshot-done events once its last copy is queued.
   void QueuedAll(Checkpoint& ckpt);
   void ChunkCopied(Checkpoint& ckpt, uint64_t n);

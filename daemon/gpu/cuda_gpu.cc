@@ -6,12 +6,16 @@
 #ifdef PCCHECK_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu/cuda_check.h"
+#include "gpu/cuda_driver.h"
 #include "gpu/host_memory.h"
 #endif
 
@@ -128,6 +132,92 @@ class CudaGpu final : public Gpu {
     PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(device));
     return PCC_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(event), lane->stream));
   }
+  Result<bool> EventDone(int device, void* event) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (err == cudaErrorNotReady) return false;
+    PCC_CUDA_RETURN(err);
+    return true;
+  }
+
+  // One mapping per handle for the whole daemon, counted: two sessions of
+  // one trainer (a reconnect while old saves still run) may name the same
+  // allocation, and a handle must not be opened twice in one process.
+  Result<void*> OpenMemHandle(int device, std::string_view handle, uint64_t* bytes) override {
+    cudaIpcMemHandle_t h;
+    PCC_RETURN_IF_ERROR(FromBytes(handle, &h, "memory"));
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    std::lock_guard lock(ipc_mu_);
+    auto key = std::make_pair(device, std::string(handle));
+    if (auto it = imported_.find(key); it != imported_.end()) {
+      ++it->second.refs;
+      *bytes = it->second.bytes;
+      return it->second.ptr;
+    }
+    void* p = nullptr;
+    PCC_CUDA_RETURN(cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess));
+    *bytes = 0;
+    auto range = CudaAllocationRange(p);
+    if (range.ok() && range->base == reinterpret_cast<uintptr_t>(p)) *bytes = range->bytes;
+    imported_[key] = Imported{p, *bytes, 1};
+    return p;
+  }
+  Status CloseMemHandle(int device, void* ptr) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    std::lock_guard lock(ipc_mu_);
+    for (auto it = imported_.begin(); it != imported_.end(); ++it) {
+      if (it->first.first != device || it->second.ptr != ptr) continue;
+      if (--it->second.refs > 0) return Status::Ok();
+      imported_.erase(it);
+      return PCC_CUDA(cudaIpcCloseMemHandle(ptr));
+    }
+    return Status::InvalidArgument("CloseMemHandle: no open CUDA IPC mapping at that address");
+  }
+
+  Result<void*> AllocShared(int device, uint64_t bytes, std::string* handle) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    void* p = nullptr;
+    PCC_CUDA_RETURN(cudaMalloc(&p, bytes));
+    cudaIpcMemHandle_t h;
+    Status s = PCC_CUDA(cudaIpcGetMemHandle(&h, p));
+    if (!s.ok()) {
+      cudaFree(p);
+      return s;
+    }
+    handle->assign(reinterpret_cast<const char*>(&h), sizeof h);
+    return p;
+  }
+  Status FreeShared(int device, void* ptr) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    return PCC_CUDA(cudaFree(ptr));
+  }
+
+  Result<void*> CreateSharedEvent(int device, std::string* handle) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    cudaEvent_t ev;
+    PCC_CUDA_RETURN(
+        cudaEventCreateWithFlags(&ev, cudaEventInterprocess | cudaEventDisableTiming));
+    cudaIpcEventHandle_t h;
+    Status s = PCC_CUDA(cudaIpcGetEventHandle(&h, ev));
+    if (!s.ok()) {
+      cudaEventDestroy(ev);
+      return s;
+    }
+    handle->assign(reinterpret_cast<const char*>(&h), sizeof h);
+    return static_cast<void*>(ev);
+  }
+  Result<void*> OpenEventHandle(int device, std::string_view handle) override {
+    cudaIpcEventHandle_t h;
+    PCC_RETURN_IF_ERROR(FromBytes(handle, &h, "event"));
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    cudaEvent_t ev;
+    PCC_CUDA_RETURN(cudaIpcOpenEventHandle(&ev, h));
+    return static_cast<void*>(ev);
+  }
+  Status DestroyEvent(int device, void* event) override {
+    PCC_RETURN_IF_ERROR(Lane(device).status());
+    return PCC_CUDA(cudaEventDestroy(static_cast<cudaEvent_t>(event)));
+  }
 
   Status Wait(const Fence& fence) override {
     if (fence.seq == 0) return Status::Ok();
@@ -154,6 +244,17 @@ class CudaGpu final : public Gpu {
  private:
   explicit CudaGpu(int n) : lanes_(n) {}
 
+  template <typename Handle>
+  static Status FromBytes(std::string_view bytes, Handle* h, const char* what) {
+    if (bytes.size() != sizeof(Handle)) {
+      return Status::InvalidArgument(std::string("CUDA IPC ") + what + " handle of " +
+                                     std::to_string(bytes.size()) + " bytes (expected " +
+                                     std::to_string(sizeof(Handle)) + ")");
+    }
+    std::memcpy(h, bytes.data(), sizeof(Handle));
+    return Status::Ok();
+  }
+
   Result<DeviceLane*> Lane(int device) {
     if (device < 0 || device >= static_cast<int>(lanes_.size())) {
       return Status::InvalidArgument("no CUDA device " + std::to_string(device));
@@ -166,6 +267,13 @@ class CudaGpu final : public Gpu {
   std::string name_ = "CUDA device";
   std::mutex pinned_mu_;
   std::set<void*> pinned_;
+  struct Imported {
+    void* ptr = nullptr;
+    uint64_t bytes = 0;
+    int refs = 0;
+  };
+  std::mutex ipc_mu_;
+  std::map<std::pair<int, std::string>, Imported> imported_;  // (device, handle)
 };
 
 }  // namespace

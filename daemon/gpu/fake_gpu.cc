@@ -52,8 +52,22 @@ class FakeGpu final : public Gpu {
   // Fake copies complete at once, so there is nothing to order.
   Status StreamWaitEvent(int device, void*) override { return CheckDevice(device); }
   Status RecordEvent(int device, void*) override { return CheckDevice(device); }
+  Result<bool> EventDone(int device, void*) override {
+    PCC_RETURN_IF_ERROR(CheckDevice(device));
+    return true;
+  }
+
+  // Host memory cannot stand in for another process's device memory.
+  Result<void*> OpenMemHandle(int, std::string_view, uint64_t*) override { return NoIpc(); }
+  Status CloseMemHandle(int, void*) override { return NoIpc(); }
+  Result<void*> AllocShared(int, uint64_t, std::string*) override { return NoIpc(); }
+  Status FreeShared(int, void*) override { return NoIpc(); }
+  Result<void*> CreateSharedEvent(int, std::string*) override { return NoIpc(); }
+  Result<void*> OpenEventHandle(int, std::string_view) override { return NoIpc(); }
+  Status DestroyEvent(int, void*) override { return NoIpc(); }
 
  private:
+  static Status NoIpc() { return Status::Unavailable("no CUDA: the fake GPU has no CUDA IPC"); }
   Status CheckDevice(int device) const {
     if (device < 0 || device >= devices_) {
       return Status::InvalidArgument("no device " + std::to_string(device));

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "util/status.h"
 
@@ -55,6 +56,32 @@ class Gpu {
   // `event` after everything queued on it so far. event is a cudaEvent_t.
   virtual Status StreamWaitEvent(int device, void* event) = 0;
   virtual Status RecordEvent(int device, void* event) = 0;
+  // Whether `event`'s latest record has completed (cudaEventQuery), without
+  // blocking. An event never recorded counts as completed.
+  virtual Result<bool> EventDone(int device, void* event) = 0;
+
+  // ---- CUDA IPC: memory and events shared with client processes ----------
+  // CudaGpu only; FakeGpu returns Unavailable. Handles are the 64 bytes of a
+  // cudaIpcMemHandle_t / cudaIpcEventHandle_t. Everything opened or created
+  // here is given back with the matching call, once.
+
+  // Maps the allocation another process exported (cudaIpcOpenMemHandle with
+  // lazy peer access; slow: callers cache the mapping). *bytes receives the
+  // allocation's true size, or 0 where the driver cannot tell. Opening a
+  // handle that is open already returns the same mapping; it is unmapped at
+  // its last CloseMemHandle.
+  virtual Result<void*> OpenMemHandle(int device, std::string_view handle, uint64_t* bytes) = 0;
+  virtual Status CloseMemHandle(int device, void* ptr) = 0;
+  // Device memory this process owns and exports (the staging buffer): *handle
+  // receives its cudaIpcMemHandle_t.
+  virtual Result<void*> AllocShared(int device, uint64_t bytes, std::string* handle) = 0;
+  virtual Status FreeShared(int device, void* ptr) = 0;
+  // An interprocess event (cudaEventInterprocess | cudaEventDisableTiming)
+  // and its handle for another process.
+  virtual Result<void*> CreateSharedEvent(int device, std::string* handle) = 0;
+  // An event another process created and exported.
+  virtual Result<void*> OpenEventHandle(int device, std::string_view handle) = 0;
+  virtual Status DestroyEvent(int device, void* event) = 0;
 };
 
 // Treats "device" pointers as host pointers; copies are memcpy and complete at once.

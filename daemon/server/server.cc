@@ -172,7 +172,7 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
     return finish();
   }
   auto session = Session::Open(next_session_++, std::move(socket), peer.value(), hello.value(),
-                               options_.limits, engine_, clock_->WallSeconds());
+                               options_.limits, engine_, options_.gpu, clock_->WallSeconds());
   if (!session.ok()) {
     spdlog::error("pid {}: could not open a session: {}", peer->pid, session.status().ToString());
     return finish();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "gpu/gpu.h"
 #include "proto/socket.h"
 #include "server/session.h"
 #include "util/clock.h"
@@ -28,6 +29,9 @@ struct ServerOptions {
   std::vector<uid_t> allow_uids;  // root and the daemon's own uid are always allowed
   std::vector<gid_t> allow_gids;
   SessionLimits limits;
+  // Reaches client GPU memory and events (CUDA IPC); null or without devices:
+  // host tensors only. Must outlive the server and the engine's saves.
+  Gpu* gpu = nullptr;
   std::string config_summary_json;  // shown under "config" in status
 };
 

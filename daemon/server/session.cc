@@ -64,23 +64,24 @@ struct Session::Outbox {
 // ---- Session ------------------------------------------------------------------
 
 Session::Session(uint64_t id, UnixSocket socket, const PeerCred& peer, const wire::Hello& hello,
-                 const SessionLimits& limits, Engine* engine, int64_t now)
+                 const SessionLimits& limits, Engine* engine, Gpu* gpu, int64_t now)
     : id_(id),
       socket_(std::move(socket)),
       peer_(peer),
       hello_(hello),
       limits_(limits),
       engine_(engine),
-      connected_at_(now) {}
+      connected_at_(now),
+      gpu_(gpu, static_cast<uint32_t>(engine->options().max_inflight) + 1) {}
 
 Session::~Session() { Teardown(); }
 
 Result<std::shared_ptr<Session>> Session::Open(uint64_t id, UnixSocket socket,
                                                const PeerCred& peer, const wire::Hello& hello,
                                                const SessionLimits& limits, Engine* engine,
-                                               int64_t now) {
+                                               Gpu* gpu, int64_t now) {
   auto s = std::shared_ptr<Session>(
-      new Session(id, std::move(socket), peer, hello, limits, engine, now));
+      new Session(id, std::move(socket), peer, hello, limits, engine, gpu, now));
   PCC_RETURN_IF_ERROR(s->Handshake());
   return s;
 }
@@ -182,6 +183,10 @@ void Session::Teardown() {
                                        " left before the snapshot of step " +
                                        std::to_string(h->step()) + " completed"));
   }
+  // GPU memory and events go once the saves still using them end (they hold
+  // their own references).
+  table_.device_memory.clear();
+  gpu_.Clear();
 }
 
 SessionInfo Session::Info() const {
@@ -214,6 +219,7 @@ Status Session::HandleFrame(const Frame& frame) {
     case wire::MsgType::kRegister: return HandleRegister(frame);
     case wire::MsgType::kRestore: return HandleRestore(frame);
     case wire::MsgType::kList: return HandleList();
+    case wire::MsgType::kGpuSetup: return HandleGpuSetup(frame);
     default:
       return Status::InvalidArgument("unexpected message type " +
                                      std::to_string(static_cast<int>(frame.type)));
@@ -257,6 +263,16 @@ Status Session::HandleSave(const wire::SaveMsg& msg) {
   req.user_blob.assign(
       reinterpret_cast<const char*>(segment_->data() + layout_.BlobOffset(msg.blob_slot)),
       msg.blob_bytes);
+  std::shared_ptr<const GpuEvents> events;
+  if (!table_.devices.empty()) {
+    Status ordered = OrderWithTrainer(msg, &req, &events);
+    if (!ordered.ok()) return fail(ordered.Annotate("step " + std::to_string(msg.step)));
+    // Posted only after the done events are recorded: the client waits on
+    // them from this message on (session_gpu.cc).
+    req.on_copies_queued = [outbox = outbox_, seq = msg.seq, step = msg.step] {
+      outbox->Post({wire::RingType::kCopiesQueued, seq, step, 0, ""});
+    };
+  }
   auto handle = engine_->Save(std::move(req));
   if (!handle.ok()) return fail(handle.status().Annotate("step " + std::to_string(msg.step)));
 
@@ -267,8 +283,9 @@ Status Session::HandleSave(const wire::SaveMsg& msg) {
     std::erase_if(inflight_, [](auto& x) { return x->done(); });
     inflight_.push_back(h);
   }
-  // The callbacks keep the outbox and the arenas alive, not the session: a
-  // snapshot in daemon memory commits even when the client is gone.
+  // The callbacks keep the outbox, the arenas and the GPU memory and events
+  // alive, not the session: a snapshot in daemon memory commits even when the
+  // client is gone, and nothing is closed under a copy.
   std::vector<std::shared_ptr<SharedMemory>> arenas;
   for (auto& [id, a] : arenas_) arenas.push_back(a);
   auto outbox = outbox_;
@@ -276,7 +293,8 @@ Status Session::HandleSave(const wire::SaveMsg& msg) {
   h->SetOnSnapshot([outbox, seq, step] {
     outbox->Post({wire::RingType::kSnapshotDone, seq, step, 0, ""});
   });
-  h->SetOnDone([outbox, seq, step, arenas = std::move(arenas)](const Status& s) mutable {
+  h->SetOnDone([outbox, seq, step, arenas = std::move(arenas), memory = table_.device_memory,
+                events = std::move(events)](const Status& s) mutable {
     if (s.ok()) {
       outbox->Post({wire::RingType::kCommitted, seq, step, 0, ""});
     } else {
@@ -284,6 +302,8 @@ Status Session::HandleSave(const wire::SaveMsg& msg) {
                     s.message()});
     }
     arenas.clear();
+    memory.clear();
+    events.reset();
   });
   return Status::Ok();
 }
@@ -320,50 +340,54 @@ Status Session::HandleAllocArena(const Frame& frame) {
 
 Status Session::HandleRegister(const Frame& frame) {
   PCC_ASSIGN_OR_RETURN(auto reg, wire::DecodeRegister(frame.payload));
-  std::vector<TensorSource> sources;
+  Registered table;
   std::set<std::string> names;
-  uint64_t total = 0;
   for (const auto& t : reg.tensors) {
     const std::string what = "tensor '" + t.name + "'";
     if (!names.insert(t.name).second) {
       return ReplyError(Status::InvalidArgument(what + " appears twice"));
     }
-    if (t.location != wire::Location::kArena) {
-      return ReplyError(Status::InvalidArgument(
-          what + " is GPU memory, which this daemon cannot reach (no usable GPU)"));
-    }
-    auto a = arenas_.find(t.arena_id);
-    if (a == arenas_.end()) {
-      return ReplyError(
-          Status::InvalidArgument(what + " names unknown arena " + std::to_string(t.arena_id)));
-    }
-    const uint64_t size = a->second->size();
-    if (t.offset > size || t.bytes > size - t.offset) {
-      return ReplyError(Status::InvalidArgument(
-          what + " (" + std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
-          ") does not lie inside its arena of " + std::to_string(size) + " bytes"));
-    }
     TensorSource s;
+    if (t.location == wire::Location::kCudaIpc) {
+      auto placed = DeviceSource(t, &table);
+      if (!placed.ok()) return ReplyError(placed.status().Annotate(what));
+      s = std::move(placed).value();
+    } else {
+      auto a = arenas_.find(t.arena_id);
+      if (a == arenas_.end()) {
+        return ReplyError(
+            Status::InvalidArgument(what + " names unknown arena " + std::to_string(t.arena_id)));
+      }
+      const uint64_t size = a->second->size();
+      if (t.offset > size || t.bytes > size - t.offset) {
+        return ReplyError(Status::InvalidArgument(
+            what + " (" + std::to_string(t.bytes) + " bytes at offset " +
+            std::to_string(t.offset) + ") does not lie inside its arena of " +
+            std::to_string(size) + " bytes"));
+      }
+      s.data = a->second->data() + t.offset;
+    }
     s.meta.name = t.name;
     s.meta.dtype = t.dtype;
     s.meta.shape = t.shape;
     s.meta.bytes = t.bytes;
-    s.data = a->second->data() + t.offset;
-    sources.push_back(std::move(s));
-    total += t.bytes;
+    table.sources.push_back(std::move(s));
+    table.bytes += t.bytes;
   }
-  table_.sources = std::move(sources);
-  table_.bytes = total;
-  ++table_.version;
+  // Only a table that is whole replaces the previous one.
+  table.version = table_.version + 1;
+  table_ = std::move(table);
   return socket_.Send(wire::MsgType::kRegistered,
-                      wire::Encode(wire::Registered{table_.version, total}));
+                      wire::Encode(wire::Registered{table_.version, table_.bytes}));
 }
 
 Status Session::HandleRestore(const Frame& frame) {
   PCC_ASSIGN_OR_RETURN(auto req, wire::DecodeRestore(frame.payload));
   std::map<std::string, TensorDest> dests;
+  // GPU tensors are written through the daemon's IPC mapping of them (or,
+  // in staging mode, into the staging buffer the client copies back from).
   for (const auto& s : table_.sources) {
-    dests[s.meta.name] = TensorDest{kHostDevice, const_cast<void*>(s.data), s.meta.bytes};
+    dests[s.meta.name] = TensorDest{s.device, const_cast<void*>(s.data), s.meta.bytes};
   }
   auto r = engine_->Restore(hello_.job, hello_.rank, req.step, dests);
   if (!r.ok()) return ReplyError(r.status());

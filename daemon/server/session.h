@@ -1,8 +1,9 @@
 // Session: one connected client (a trainer's rank) of pccheckd.
 //
 // Owns the client's control segment (rings and blob slots), its arenas (host
-// tensor memory mapped in both processes), its tensor table and the saves it
-// has in flight. One thread serves it: it waits on the socket (control frames;
+// tensor memory mapped in both processes), its GPU registry (the client's
+// device memory opened through CUDA IPC, the ordering events, the staging
+// buffer; gpu_registry.h), its tensor table and the saves it has in flight. One thread serves it: it waits on the socket (control frames;
 // EOF means the client died) and on the request eventfd (saves on the ring).
 // Everything read from the client is copied out once and validated; a
 // malformed message ends the session with a logged reason, never the daemon.
@@ -22,10 +23,12 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "gpu/gpu.h"
 #include "proto/ring.h"
 #include "proto/shm.h"
 #include "proto/socket.h"
 #include "proto/wire.h"
+#include "server/gpu_registry.h"
 
 namespace pccheck {
 
@@ -51,10 +54,12 @@ struct SessionInfo {
 class Session {
  public:
   // Answers the client's Hello with Welcome (segment and eventfds attached).
+  // gpu (null, or without devices, when there is no GPU) must outlive the
+  // session and every save it started.
   static Result<std::shared_ptr<Session>> Open(uint64_t id, UnixSocket socket,
                                                const PeerCred& peer, const wire::Hello& hello,
                                                const SessionLimits& limits, Engine* engine,
-                                               int64_t now);
+                                               Gpu* gpu, int64_t now);
   ~Session();
 
   // Serves the client until it leaves, misbehaves or Stop() is called.
@@ -69,13 +74,17 @@ class Session {
     std::vector<TensorSource> sources;
     uint32_t version = 0;
     uint64_t bytes = 0;
+    // GPU tensors: the memory they live in (kept open while registered) and
+    // their devices, each once.
+    std::vector<std::shared_ptr<DeviceMemory>> device_memory;
+    std::vector<int> devices;
   };
   // Completions are posted from engine threads; this keeps them in order and
   // holds any that do not fit on a full ring until the client makes room.
   struct Outbox;
 
   Session(uint64_t id, UnixSocket socket, const PeerCred& peer, const wire::Hello& hello,
-          const SessionLimits& limits, Engine* engine, int64_t now);
+          const SessionLimits& limits, Engine* engine, Gpu* gpu, int64_t now);
   Status Handshake();
   Status HandleFrame(const Frame& frame);
   Status HandleRing();
@@ -84,6 +93,17 @@ class Session {
   Status HandleRegister(const Frame& frame);
   Status HandleRestore(const Frame& frame);
   Status HandleList();
+  // session_gpu.cc: GPU tensors and the ordering of GPU saves.
+  Status HandleGpuSetup(const Frame& frame);
+  // Where the kCudaIpc tensor `t` is, in the daemon: its source, with the
+  // memory it lives in added to `table`.
+  Result<TensorSource> DeviceSource(const wire::TensorSpec& t, Registered* table);
+  // Makes the copies of `req` wait for the client's ready event of
+  // msg.event_slot and record the done events after them (HandleSave then
+  // posts kCopiesQueued). *keep receives what must stay alive until the save
+  // ends.
+  Status OrderWithTrainer(const wire::SaveMsg& msg, SaveRequest* req,
+                          std::shared_ptr<const GpuEvents>* keep);
   Status ReplyError(const Status& s);
   void Teardown();
 
@@ -105,6 +125,7 @@ class Session {
 
   std::map<uint32_t, std::shared_ptr<SharedMemory>> arenas_;
   uint32_t next_arena_ = 1;
+  GpuRegistry gpu_;
   Registered table_;
 
   mutable std::mutex mu_;  // guards inflight_ and saves_

@@ -60,8 +60,12 @@ TEST_CASE("json: objects and arrays, nested", "[json]") {
 TEST_CASE("json: reads back what the CLI's writer writes", "[json]") {
   const std::string tricky = std::string("quote\" back\\ nl\n ctl\x01 ") + "\xe2\x82\xac";
   JsonObject o;
-  o.Add("s", tricky).Add("n", uint64_t{1} << 60).Add("neg", int64_t{-5}).Add("d", 0.25)
-      .Add("b", true).Raw("arr", "[1, 2]");
+  o.Add("s", tricky)
+      .Add("n", uint64_t{1} << 60)
+      .Add("neg", int64_t{-5})
+      .Add("d", 0.25)
+      .Add("b", true)
+      .Raw("arr", "[1, 2]");
   JsonValue v = Parse(o.str());
   CHECK(v["s"].AsString() == tricky);
   CHECK(v["n"].AsUint() == (uint64_t{1} << 60));
@@ -72,10 +76,11 @@ TEST_CASE("json: reads back what the CLI's writer writes", "[json]") {
 }
 
 TEST_CASE("json: malformed input is refused naming the byte offset", "[json]") {
-  for (const char* bad : {"", " ", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "01", "1.",
-                          "-", "1e", "+1", ".5", "tru", "nul", "\"abc", "\"a\\x\"", "\"\\u12\"",
-                          "\"\\ud83d\"", "\"\\ude00\"", "\"tab\there\"", "[1] 2", "{} x",
-                          "'single'", "[1 2]", "NaN", "Infinity"}) {
+  for (const char* bad :
+       {"",      " ",     "{",        "[1,]",      "{\"a\":1,}",  "{\"a\" 1}",   "{a:1}",
+        "01",    "1.",    "-",        "1e",        "+1",          ".5",          "tru",
+        "nul",   "\"abc", "\"a\\x\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"", "\"tab\there\"",
+        "[1] 2", "{} x",  "'single'", "[1 2]",     "NaN",         "Infinity"}) {
     auto v = ParseJson(bad);
     INFO("input: " << bad);
     REQUIRE_FALSE(v.ok());

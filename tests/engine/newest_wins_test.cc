@@ -27,6 +27,22 @@ class GatedGpu final : public Gpu {
   Result<Fence> Record(int d) override { return Fence{d, 1}; }
   Status StreamWaitEvent(int, void*) override { return Status::Ok(); }
   Status RecordEvent(int, void*) override { return Status::Ok(); }
+  Result<bool> EventDone(int, void*) override { return true; }
+  Result<void*> OpenMemHandle(int d, std::string_view h, uint64_t* n) override {
+    return inner_->OpenMemHandle(d, h, n);
+  }
+  Status CloseMemHandle(int d, void* p) override { return inner_->CloseMemHandle(d, p); }
+  Result<void*> AllocShared(int d, uint64_t n, std::string* h) override {
+    return inner_->AllocShared(d, n, h);
+  }
+  Status FreeShared(int d, void* p) override { return inner_->FreeShared(d, p); }
+  Result<void*> CreateSharedEvent(int d, std::string* h) override {
+    return inner_->CreateSharedEvent(d, h);
+  }
+  Result<void*> OpenEventHandle(int d, std::string_view h) override {
+    return inner_->OpenEventHandle(d, h);
+  }
+  Status DestroyEvent(int d, void* e) override { return inner_->DestroyEvent(d, e); }
   Status Wait(const Fence& f) override {
     if (f.device != 1) return Status::Ok();
     std::unique_lock lock(mu_);

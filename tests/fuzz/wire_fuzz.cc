@@ -87,6 +87,8 @@ enum Target : uint8_t {
   kStatusReplyT,
   kSaveT,
   kCompletionT,
+  kGpuSetupT,
+  kGpuReadyT,
   kTargetCount
 };
 
@@ -144,6 +146,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case kCompletionT:
       RingRoundTrip<CompletionMsg>(in, DecodeCompletion, EncodeCompletion);
       break;
+    case kGpuSetupT:
+      RoundTrip(in, DecodeGpuSetup);
+      break;
+    case kGpuReadyT:
+      RoundTrip(in, DecodeGpuReady);
+      break;
     case kTargetCount:
       break;
   }
@@ -155,10 +163,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 std::vector<std::string> FuzzSeeds() {
   TensorSpec arena{"w", "float32", {2, 3}, 24, Location::kArena, 1, 0, "", 0, 4096};
   TensorSpec cuda{"b", "bf16", {8}, 16, Location::kCudaIpc, 0, 1, std::string(64, 'h'), 1024, 64};
-  RingBytes save, failed, done;
+  RingBytes save, failed, done, queued;
   EncodeSave({1, 100, 2, 0, 77, 1}, save.data());
   EncodeCompletion({RingType::kFailed, 1, 100, 3, "disk full"}, failed.data());
   EncodeCompletion({RingType::kSnapshotDone, 2, 200, 0, ""}, done.data());
+  EncodeCompletion({RingType::kCopiesQueued, 3, 300, 0, ""}, queued.data());
+  const std::string h(64, 'e');
   return {
       Seed(kFrameHeaderT, EncodeFrameHeader({12, MsgType::kRegister})),
       Seed(kHelloT, Encode(Hello{kProtocolVersion, "job", 3, 1234})),
@@ -177,5 +187,10 @@ std::vector<std::string> FuzzSeeds() {
       RingSeed(kSaveT, save),
       RingSeed(kCompletionT, failed),
       RingSeed(kCompletionT, done),
+      RingSeed(kCompletionT, queued),
+      Seed(kGpuSetupT, Encode(GpuSetup{0, {h, h, h}, {0}, 0})),
+      Seed(kGpuSetupT, Encode(GpuSetup{1, {h, h}, {1, 0}, 1 << 20})),
+      Seed(kGpuReadyT, Encode(GpuReady{{{h, h, h}}, "", 0})),
+      Seed(kGpuReadyT, Encode(GpuReady{{{h, h}, {h, h}}, h, 1 << 20})),
   };
 }

@@ -50,6 +50,17 @@ TensorSpec CudaTensor() {
   return t;
 }
 
+GpuSetup Setup() {
+  return GpuSetup{1, {std::string(64, 'r'), std::string(64, 's'), std::string(64, 't')}, {1, 0},
+                  1 << 30};
+}
+
+GpuReady Ready() {
+  return GpuReady{{{std::string(64, 'a'), std::string(64, 'b')}, {std::string(64, 'c')}},
+                  std::string(64, 'm'),
+                  2 << 20};
+}
+
 // One sample of every socket message: its encoding, and whether some bytes
 // decode to a message that re-encodes to exactly those bytes.
 struct Sample {
@@ -85,6 +96,8 @@ std::vector<Sample> Samples() {
       {"ListReply", Encode(list), DecodesEqual<ListReply, DecodeListReply>},
       {"StatusReply", Encode(StatusReply{"{\"ok\":true}"}),
        DecodesEqual<StatusReply, DecodeStatusReply>},
+      {"GpuSetup", Encode(Setup()), DecodesEqual<GpuSetup, DecodeGpuSetup>},
+      {"GpuReady", Encode(Ready()), DecodesEqual<GpuReady, DecodeGpuReady>},
   };
 }
 
@@ -127,6 +140,63 @@ TEST_CASE("wire: every socket message round trips", "[proto]") {
                    DecodeListReply);
   RequireRoundTrip(StatusReply{}, DecodeStatusReply);
   RequireRoundTrip(StatusReply{std::string(1 << 20, '{')}, DecodeStatusReply);
+  RequireRoundTrip(Setup(), DecodeGpuSetup);
+  RequireRoundTrip(GpuSetup{0, std::vector<std::string>(kMaxEventSlots, std::string(64, 'x')),
+                            {kMaxGpuDevices - 1}, 0},
+                   DecodeGpuSetup);
+  RequireRoundTrip(Ready(), DecodeGpuReady);
+  RequireRoundTrip(GpuReady{}, DecodeGpuReady);
+}
+
+TEST_CASE("wire: GPU setup and reply refuse what makes no sense", "[proto]") {
+  auto setup_fails = [](const GpuSetup& m, const std::string& what) {
+    Status s = DecodeGpuSetup(Encode(m)).status();
+    INFO(s.ToString());
+    CHECK(Mentions(s, "GpuSetup: " + what));
+  };
+  GpuSetup m = Setup();
+  m.ready_events.clear();
+  setup_fails(m, "no ready events");
+  m = Setup();
+  m.ready_events.assign(kMaxEventSlots + 1, std::string(64, 'x'));
+  setup_fails(m, "ready event count 66 exceeds the limit of 65");
+  m = Setup();
+  m.ready_events[1].resize(63);
+  setup_fails(m, "event handle of 63 bytes (expected 64)");
+  m = Setup();
+  m.ready_events[2].resize(65);
+  setup_fails(m, "event handle of 65 bytes exceeds");
+  m = Setup();
+  m.devices.clear();
+  setup_fails(m, "no devices");
+  m = Setup();
+  m.devices = {3, 1, 3};
+  setup_fails(m, "device 3 is listed twice");
+  m = Setup();
+  m.devices.assign(kMaxGpuDevices + 1, 0);
+  setup_fails(m, "device count 65 exceeds");
+
+  auto ready_fails = [](const GpuReady& m, const std::string& what) {
+    Status s = DecodeGpuReady(Encode(m)).status();
+    INFO(s.ToString());
+    CHECK(Mentions(s, "GpuReady: " + what));
+  };
+  GpuReady r = Ready();
+  r.staging_handle.clear();
+  ready_fails(r, "staging handle and staging_bytes 2097152 disagree");
+  r = Ready();
+  r.staging_bytes = 0;
+  ready_fails(r, "staging handle and staging_bytes 0 disagree");
+  r = Ready();
+  r.staging_handle.resize(10);
+  ready_fails(r, "staging handle of 10 bytes (expected 64)");
+  r = Ready();
+  r.done_events[1][0].resize(1);
+  ready_fails(r, "event handle of 1 bytes (expected 64)");
+  // A huge count with nothing behind it is refused before anything is reserved.
+  std::string bytes = Encode(GpuReady{});
+  Put(bytes, 0, kMaxGpuDevices, 4);
+  CHECK(Mentions(DecodeGpuReady(bytes).status(), "device count 64 does not fit"));
 }
 
 TEST_CASE("wire: every truncation and extension is detected", "[proto]") {
@@ -260,7 +330,7 @@ TEST_CASE("wire: another protocol version is refused by name", "[proto]") {
 }
 
 TEST_CASE("wire: frame headers", "[proto]") {
-  for (uint16_t t = 1; t <= static_cast<uint16_t>(MsgType::kAdoptArena); ++t) {
+  for (uint16_t t = 1; t <= static_cast<uint16_t>(MsgType::kGpuReady); ++t) {
     FrameHeader h{kMaxFrameBytes, static_cast<MsgType>(t)};
     std::string b = EncodeFrameHeader(h);
     REQUIRE(b.size() == kFrameHeaderBytes);
@@ -277,7 +347,7 @@ TEST_CASE("wire: frame headers", "[proto]") {
     CHECK(Mentions(s, "frame header: " + what));
   };
   reject(4, 0, 2, "unknown type 0");
-  reject(4, 16, 2, "unknown type 16");
+  reject(4, 18, 2, "unknown type 18");
   reject(6, 1, 2, "reserved field is 1");
   reject(0, kMaxFrameBytes + 1, 4, "length 67108865 exceeds");
   CHECK(Mentions(DecodeFrameHeader(good.substr(0, 7)).status(), "7 bytes, expected 8"));
@@ -314,6 +384,7 @@ TEST_CASE("ring messages round trip", "[proto]") {
   }
   for (const CompletionMsg& m :
        {CompletionMsg{RingType::kSnapshotDone, 1, 2, 0, ""},
+        CompletionMsg{RingType::kCopiesQueued, 5, 6, 0, ""},
         CompletionMsg{RingType::kCommitted, kMax64, kMax64, 0, "done"},
         CompletionMsg{RingType::kFailed, 3, 4, static_cast<uint32_t>(Code::kNoSpace),
                       std::string(kMaxCompletionMessageBytes, 'm')}}) {
@@ -367,7 +438,7 @@ TEST_CASE("ring messages: magic, version, type and fields are checked", "[proto]
   completion_fails(done, 3, 0, 1, "bad magic");
   completion_fails(done, 4, 0, 2, "protocol version 0");
   completion_fails(done, 6, 1, 2, "type 1 is not a completion");
-  completion_fails(done, 6, 5, 2, "type 5 is not a completion");
+  completion_fails(done, 6, 6, 2, "type 6 is not a completion");
   completion_fails(done, 24, 3, 4, "code 3 does not fit type 3");
   completion_fails(done, 28, kMaxCompletionMessageBytes + 1, 4, "message of 217 bytes exceeds");
   completion_fails(done, 32, 1, 1, "reserved bytes are not zero");

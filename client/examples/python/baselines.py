@@ -11,9 +11,11 @@ Every method writes under --out-dir (torch.save and DCP) or through pccheckd
 the time the trainer spent inside checkpoint calls, and the time after the
 last iteration until the last checkpoint was durable.
 """
+import atexit
 import contextlib
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -87,6 +89,7 @@ class DcpAsync:
             store = os.path.join(tempfile.mkdtemp(), "store")
             backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
             dist.init_process_group(backend, init_method="file://" + store, rank=0, world_size=1)
+            atexit.register(dist.destroy_process_group)
         self.dcp, self.model, self.optimizer = dcp, model, optimizer
         self.out_dir, self.future = out_dir, None
 
@@ -138,8 +141,7 @@ class Timer:
     def __init__(self, device):
         self.cuda = str(device).startswith("cuda")
         self.start = self.end = None
-        self.in_checkpoint = 0.0
-        self.checkpoints = 0
+        self.calls = []  # seconds inside each checkpoint call
         self.durable = 0.0
 
     def sync(self):
@@ -153,8 +155,7 @@ class Timer:
     def checkpoint(self, fn, *args):
         t = time.perf_counter()
         result = fn(*args)
-        self.in_checkpoint += time.perf_counter() - t
-        self.checkpoints += 1
+        self.calls.append(time.perf_counter() - t)
         return result
 
     def stop(self):
@@ -170,13 +171,15 @@ class Timer:
         total = self.end - self.start
         out = {"method": args.method, "iters": iters, "every": args.every,
                "total_s": round(total, 4), "iter_s": round(total / max(iters, 1), 5),
-               "checkpoints": self.checkpoints,
-               "in_checkpoint_calls_s": round(self.in_checkpoint, 4),
+               "checkpoints": len(self.calls), "in_checkpoint_calls_s": round(sum(self.calls), 4),
+               "checkpoint_call_s_first": round(self.calls[0], 4) if self.calls else 0.0,
+               "checkpoint_call_s_median": round(statistics.median(self.calls), 4)
+               if self.calls else 0.0,
                "until_durable_s": round(self.durable, 4), "torch": torch.__version__}
         out.update(extra)
         if args.json:
             print(json.dumps(out))
         else:
             for k, v in out.items():
-                print("%-22s %s" % (k, v))
+                print("%-26s %s" % (k, v))
         return out

@@ -152,7 +152,7 @@ def main():
         timer.until_durable(baseline.finish)
     params = sum(p.numel() for p in model.parameters())
     timer.report(args, args.iters, params=params, state_bytes=baselines.state_bytes(model, opt),
-                 final_loss=round(float(loss), 4), last_step=start + args.iters,
+                 final_loss=round(loss.item(), 4), last_step=start + args.iters,
                  device=str(args.device))
 
 

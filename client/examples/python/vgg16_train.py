@@ -92,7 +92,7 @@ def main():
     elif baseline is not None:
         timer.until_durable(baseline.finish)
     timer.report(args, args.iters, params=sum(p.numel() for p in model.parameters()),
-                 state_bytes=baselines.state_bytes(model, opt), final_loss=round(float(loss), 4),
+                 state_bytes=baselines.state_bytes(model, opt), final_loss=round(loss.item(), 4),
                  last_step=start + args.iters, device=str(args.device))
 
 

@@ -45,6 +45,23 @@ struct HostTensor {
   uint64_t bytes = 0;
 };
 
+// A tensor in host memory (device < 0, as HostTensor) or in the memory of
+// CUDA device `device` (from cudaMalloc or a caching allocator built on it).
+struct DeviceTensor {
+  HostTensor tensor;
+  int device = -1;
+};
+
+// How RegisterDevices snapshots GPU tensors.
+enum class GpuSnapshot {
+  // The daemon copies from the tensors themselves through CUDA IPC; before
+  // the next update the trainer's stream waits (on the GPU) for that copy.
+  kDirect,
+  // snapshot="gpu": each save copies them device-to-device into a GPU buffer
+  // the daemon owns, so they are free at once; costs that much GPU memory.
+  kStaging,
+};
+
 struct CheckpointEntry {
   uint64_t step = 0;
   uint64_t bytes = 0;
@@ -81,13 +98,38 @@ class Client {
   // previous table). Waits for saves in flight to finish their snapshot.
   Status Register(const std::vector<HostTensor>& tensors);
 
+  // Like Register, for a table that may hold GPU tensors. Each GPU tensor's
+  // allocation is shared with the daemon once (kDirect), or the daemon makes
+  // a staging buffer for them (kStaging); calling it again after storage
+  // moved re-sends the table and reuses what the daemon has open. Unavailable
+  // when this libpccheck was built without CUDA or the daemon has no GPU;
+  // InvalidArgument naming the tensor, the cause and the fix for memory that
+  // cannot be shared (PyTorch's expandable segments in kDirect mode).
+  Status RegisterDevices(const std::vector<DeviceTensor>& tensors,
+                         GpuSnapshot mode = GpuSnapshot::kDirect);
+
   // Starts a checkpoint of the registered tensors at `step` with an opaque
   // blob, returns its ticket at once. Fails fast with kBusy when the daemon's
   // policy is `skip` and it is saturated, or when the request ring is full.
+  // With GPU tensors: SaveOnStream(step, nullptr, user_blob).
   Result<uint64_t> Save(uint64_t step, std::string_view user_blob = {});
+  // GPU tables: the state is final on `stream` (a cudaStream_t of the first
+  // GPU tensor's device; nullptr: its legacy default stream): records the
+  // "ready" event there (kStaging: after copying the tensors into the staging
+  // buffer on that stream) and posts the request; the CPU does not wait.
+  // It waits only when every event slot (max_inflight + 1) is still taken by
+  // a save whose copies have not finished. Host tables: Save().
+  Result<uint64_t> SaveOnStream(uint64_t step, void* stream, std::string_view user_blob = {});
   // Returns once every save so far has been snapshotted (the tensors may then
   // change), or the first snapshot failure.
   Status BeforeUpdate(int timeout_ms = -1);
+  // GPU tables: makes `stream` wait, on the GPU, until the daemon's copies of
+  // every save so far are done (kStaging: until the copy into the staging
+  // buffer is), so the next update may be queued at once. The CPU waits only
+  // until the daemon has queued its copies (it may have to wait for pool
+  // memory: the `block` policy). Returns the first snapshot failure since the
+  // last call, like BeforeUpdate. Host tables: BeforeUpdate().
+  Status BeforeUpdateStream(void* stream, int timeout_ms = -1);
   // Waits for the save to commit (ok) or fail (its error).
   Status Wait(uint64_t ticket, int timeout_ms = -1);
   // Non-blocking view of a save.
@@ -98,7 +140,7 @@ class Client {
   Result<std::optional<uint64_t>> LatestStep();
   Result<std::vector<CheckpointEntry>> List();
   // Restores `step` (default: newest committed that verifies) into the
-  // registered tensors.
+  // registered tensors, GPU ones included (from disk: RestoreInfo::source).
   Result<RestoreInfo> Restore(std::optional<uint64_t> step = std::nullopt);
 
   // The daemon's status document (JSON), as `pccheck status --json` prints it.

@@ -1,0 +1,101 @@
+#include "gpu_daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "pccheck/client.h"
+#include "test_util.h"
+
+namespace pccheck::testing {
+
+GpuDaemon::GpuDaemon(std::string dir, GpuDaemonFlags flags)
+    : socket_(dir + "/pccheckd.sock"),
+      root_(dir + "/store"),
+      log_(dir + "/pccheckd.log"),
+      flags_(std::move(flags)) {}
+
+GpuDaemon::~GpuDaemon() { Kill(); }
+
+Status GpuDaemon::Start() {
+  if (pid_ > 0) return Status::InvalidArgument("pccheckd already started");
+  const std::string exe = BuildDir() + "/daemon/pccheckd";
+  std::vector<std::string> args = {exe,
+                                   "--root", root_,
+                                   "--socket", socket_,
+                                   "--pool", flags_.pool,
+                                   "--chunk", flags_.chunk,
+                                   "--writers", std::to_string(flags_.writers),
+                                   "--max-inflight", std::to_string(flags_.max_inflight),
+                                   "--policy", flags_.policy,
+                                   "--direct-io", flags_.direct_io ? "true" : "false",
+                                   "--log-level", "info"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) return Status::FromErrno(errno, "fork");
+  if (pid_ == 0) {
+    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  // Ready means answering on its socket: a readiness probe, not a sleep.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!QueryStatusJson(socket_).ok()) {
+    if (!Alive()) return Status::Unavailable("pccheckd exited at start:\n" + Log());
+    if (std::chrono::steady_clock::now() > deadline) {
+      Kill();
+      return Status::Unavailable("pccheckd did not answer within 120 s:\n" + Log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Ok();
+}
+
+void GpuDaemon::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  Reap();
+}
+
+void GpuDaemon::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  Reap();
+}
+
+bool GpuDaemon::Alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void GpuDaemon::Reap() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string GpuDaemon::Log() const {
+  std::ifstream in(log_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace pccheck::testing
