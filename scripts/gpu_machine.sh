@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BUILD="$ROOT/build"
 RES="${OUT:-$ROOT/build-results}"
-mkdir -p "$RES"
+mkdir -p "$RES" "$STORE"
 SIZE="${PCC_BENCH_SIZE:-4G}"
 STORE="${PCC_STORE:-$ROOT/.pcc-store}"
 failed=0
@@ -51,8 +51,7 @@ do_daemon() {
 }
 
 do_gpu() {
-  "$BUILD/tests/gpu/gpu_bench" --root "$STORE/gpu" | tee "$RES/gpu_bench.json"
-  rm -rf "$STORE/gpu"
+  TMPDIR="$STORE" "$BUILD/tests/gpu/gpu_bench" | tee "$RES/gpu_bench.json"
 }
 
 do_python() {
