@@ -11,9 +11,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BUILD="$ROOT/build"
 RES="${OUT:-$ROOT/build-results}"
-mkdir -p "$RES" "$STORE"
 SIZE="${PCC_BENCH_SIZE:-4G}"
 STORE="${PCC_STORE:-$ROOT/.pcc-store}"
+mkdir -p "$RES" "$STORE"
 failed=0
 
 stage() {  # stage NAME COMMAND...: runs it, logs to $RES/NAME.log, notes failure
