@@ -53,7 +53,12 @@ class CudaGpuSession final : public GpuSession {
     staging_.reset();
     if (!ready_ || ready_->slots() != slots) {
       ready_.reset();
-      PCC_ASSIGN_OR_RETURN(ready_, ReadyEvents::Create(ready_device_, slots));
+      auto ready = ReadyEvents::Create(ready_device_, slots);
+      if (!ready.ok()) {
+        return ready.status().Annotate("GPU tensors: making the ready events on CUDA device " +
+                                       std::to_string(ready_device_));
+      }
+      ready_ = std::move(ready).value();
     }
     wire::GpuSetup setup;
     setup.ready_device = static_cast<uint32_t>(ready_device_);

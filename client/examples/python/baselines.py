@@ -14,6 +14,7 @@ last iteration until the last checkpoint was durable.
 import atexit
 import contextlib
 import json
+import shutil
 import os
 import statistics
 import sys
@@ -100,8 +101,13 @@ class DcpAsync:
 
     def save(self, step):
         self.finish()
-        self.future = self.dcp.async_save(self._state(), checkpoint_id=os.path.join(
-            self.out_dir, "step-%d" % step), **self.kwargs)
+        # Keep only the newest finished checkpoint on disk, as a ring of slots would.
+        if getattr(self, "previous", None):
+            shutil.rmtree(self.previous, ignore_errors=True)
+        self.previous = getattr(self, "current", None)
+        self.current = os.path.join(self.out_dir, "step-%d" % step)
+        self.future = self.dcp.async_save(self._state(), checkpoint_id=self.current,
+                                          **self.kwargs)
 
     def finish(self):
         if self.future is not None:
