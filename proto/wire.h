@@ -6,7 +6,7 @@
 //     with SCM_RIGHTS, and liveness (EOF means the peer died);
 //   * a control segment in shared memory (see ring.h): a request ring
 //     (client -> daemon: save) and a completion ring (daemon -> client:
-//     snapshot done, committed, failed), woken through eventfds.
+//     copies queued, snapshot done, committed, failed), woken through eventfds.
 //
 // Every decoder treats its input as hostile: sizes are bounded against the
 // bytes present and against fixed caps before anything is allocated, and a

@@ -9,8 +9,9 @@
 #
 # Logs: $OUT/*.log when $OUT is set, else build-gpu/suite-out/. Every step has
 # a time limit and a failing step does not stop the next; the whole run keeps
-# within PCCHECK_GPU_SUITE_BUDGET seconds (default 500). Exits non-zero when
-# the build, a GPU test or the benchmark failed.
+# within PCCHECK_GPU_SUITE_BUDGET seconds (default 500; the build alone gets
+# PCCHECK_GPU_SUITE_BUILD_TIMEOUT, default 300). Exits non-zero when the
+# build, a GPU test or the benchmark failed.
 #
 # Sizes (byte counts like 4GiB or 512M) for smaller GPUs or disks:
 #   PCCHECK_GPU_TEST_BYTES   bit-exact test checkpoint   (default 4.25 GiB)
@@ -118,7 +119,7 @@ configure_and_build() {
 }
 export -f configure_and_build
 export BUILD CUDA
-if run build "$(limit 300 200)" bash -c configure_and_build; then
+if run build "$(limit "${PCCHECK_GPU_SUITE_BUILD_TIMEOUT:-300}" 200)" bash -c configure_and_build; then
   SUMMARY+=("build: ok")
 else
   SUMMARY+=("build: FAILED (see $LOGS/build.log)")

@@ -62,18 +62,27 @@ int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
  * (their allocation base, opened once by the daemon). snapshot_gpu != 0
  * selects staging mode: each save copies the GPU tensors device-to-device into
  * a daemon-owned GPU buffer, so the tensors are free at once. Fails with
- * PCCHECK_EUNAVAILABLE when this library or the daemon has no CUDA. */
+ * PCCHECK_EUNAVAILABLE when this library or the daemon has no CUDA, and with
+ * PCCHECK_EINVAL naming the tensor, the cause and the fix for memory that
+ * cannot be exported (PyTorch's expandable segments: set
+ * PYTORCH_CUDA_ALLOC_CONF=expandable_segments:False, or use staging mode). */
 int pccheck_register_devices(pccheck_client* c, size_t n, const char* const* names,
                              const char* const* dtypes, const int64_t* const* shapes,
                              const uint32_t* ndims, void* const* data, const uint64_t* bytes,
                              const int32_t* devices, int snapshot_gpu, char** errptr);
 
 /* GPU saves: like pccheck_save, with the "ready" point recorded on `stream`
- * (a cudaStream_t; NULL = the legacy default stream). */
+ * (a cudaStream_t of the first GPU tensor's device; NULL = the legacy default
+ * stream). Returns without waiting on the CPU unless every event slot
+ * (max_inflight + 1) is taken by a save whose copies have not finished.
+ * Host-only tables: pccheck_save. PCCHECK_EUNAVAILABLE without CUDA. */
 int pccheck_save_on_stream(pccheck_client* c, uint64_t step, const void* blob, size_t blob_len,
                            void* stream, uint64_t* ticket, char** errptr);
 /* GPU ordering before the next update: makes `stream` wait (on the GPU, not
- * the CPU) until the daemon's copies of every save so far are done. */
+ * the CPU) until the daemon's copies of every save so far are done (staging
+ * mode: until the copy into the staging buffer is). The CPU waits only until
+ * the daemon has queued those copies. Host-only tables: pccheck_before_update.
+ * PCCHECK_EUNAVAILABLE without CUDA. */
 int pccheck_before_update_stream(pccheck_client* c, void* stream, int timeout_ms, char** errptr);
 
 /* Reading a store without a daemon (read-only: never cleans or changes it).

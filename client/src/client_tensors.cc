@@ -22,23 +22,33 @@ Status Client::Impl::InstallTable(const std::vector<HostTensor>& tensors,
                                   const std::vector<int>& devices, GpuSnapshot mode) {
   Impl& d = *this;
   PCC_RETURN_IF_ERROR(d.Connected());
+  // Everything that can be checked without the daemon first: a mistake in
+  // the table (memory that cannot be shared, ...) changes nothing.
   std::unique_ptr<client::GpuSession> fresh;
+  std::map<size_t, wire::TensorSpec> device_specs;
   if (!devices.empty()) {
     PCC_ASSIGN_OR_RETURN(fresh, client::NewGpuSession(tensors, devices, mode));
   }
+  if (fresh) {
+    PCC_ASSIGN_OR_RETURN(device_specs, fresh->Prepare());
+  }
+  PCC_ASSIGN_OR_RETURN(client::TensorTable table,
+                       client::TensorTable::Build(tensors, d.arenas, std::move(device_specs)));
   // The daemon may still be reading the staging areas for a save in flight.
   PCC_RETURN_IF_ERROR(d.WaitUntil([&] { return !d.tickets.AnySnapshotPending(); },
                                   client::kNoTimeout, "the snapshots of the saves in flight"));
-  // GPU tensors: the same setup is kept (storage moved: only the table is new);
-  // anything else gets a new one, once no stream waits on the old events.
+  // GPU tensors: the same setup is kept (storage moved: only the table is
+  // new); anything else gets a new one, once no stream waits on old events.
   bool new_setup = false, adopted = false;
-  std::map<size_t, wire::TensorSpec> device_specs;
-  // From here a failure after a new setup leaves the daemon with events the
-  // old table's saves do not use: drop the session; the next call reconnects.
-  auto undo = [&](const Status& s) {
+  // After a new setup the daemon's events are not those of the previous
+  // registration: on a later failure the session is dropped, and the next
+  // call reconnects and registers the previous table again.
+  auto undo = [&](const Status& s) -> Status {
     if (adopted) d.gpu->Adopt(*fresh);
-    if (new_setup && d.session) (void)d.session->Fail(s);
-    return d.Checked(s);
+    if (!new_setup || !d.session) return d.Checked(s);
+    (void)d.MarkLost(d.session->Fail(s));
+    return s.Annotate("registering (the connection to pccheckd was reset; the next call "
+                      "reconnects with the previous tensors)");
   };
   if (fresh) {
     if (d.gpu && fresh->SameSetup(*d.gpu)) {
@@ -52,22 +62,20 @@ Status Client::Impl::InstallTable(const std::vector<HostTensor>& tensors,
     }
     auto specs = fresh->Specs();
     if (!specs.ok()) return undo(specs.status());
-    device_specs = std::move(specs).value();
+    table.SetDeviceSpecs(std::move(specs).value());
   }
-  auto table = client::TensorTable::Build(tensors, d.arenas, std::move(device_specs));
-  if (!table.ok()) return undo(table.status());
   // A bigger staging area replaces the old one only once the daemon accepted
   // the table: on failure the previous registration stays whole.
   std::optional<client::Arena> grown;
   const uint64_t have = d.staging ? d.staging->memory->size() : 0;
-  if (table->staging_bytes() > have) {
-    auto arena = client::AllocateArena(*d.session, table->staging_bytes());
+  if (table.staging_bytes() > have) {
+    auto arena = client::AllocateArena(*d.session, table.staging_bytes());
     if (!arena.ok()) return undo(arena.status().Annotate("allocating the staging area"));
     grown = std::move(arena).value();
   }
-  auto version = d.SendTable(table.value(), grown ? grown->id : d.staging_id());
+  auto version = d.SendTable(table, grown ? grown->id : d.staging_id());
   if (!version.ok()) return undo(version.status());
-  d.table = std::move(table).value();
+  d.table = std::move(table);
   d.table_version = *version;
   if (grown) d.staging = std::move(grown);
   d.gpu = std::move(fresh);

@@ -53,7 +53,8 @@ Result<std::shared_ptr<const DoneEvents>> DoneEvents::Open(const std::vector<int
                                 ", expected " + std::to_string(slots));
     }
     PCC_DEVICE_GUARD(guard, devices[i]);
-    auto& [device, events] = done->events_.emplace_back(devices[i], std::vector<cudaEvent_t>{});
+    done->events_.emplace_back(devices[i], std::vector<cudaEvent_t>{});
+    std::vector<cudaEvent_t>& events = done->events_.back().second;
     for (const std::string& handle : reply.done_events[i]) {
       cudaIpcEventHandle_t h;
       std::memcpy(&h, handle.data(), sizeof h);  // the decoder checked: 64 bytes

@@ -35,7 +35,8 @@ class CudaGpuSession final : public GpuSession {
   bool SameSetup(const GpuSession& other) const override {
     const auto* o = dynamic_cast<const CudaGpuSession*>(&other);
     return o != nullptr && o->mode_ == mode_ && o->ready_device_ == ready_device_ &&
-           o->devices_ == devices_ && o->layout_.bytes == layout_.bytes && o->ready_ != nullptr;
+           o->devices_ == devices_ && o->layout_.bytes == layout_.bytes && o->ready_ != nullptr &&
+           o->done_ != nullptr;
   }
 
   void Adopt(GpuSession& old) override {
@@ -89,10 +90,25 @@ class CudaGpuSession final : public GpuSession {
     return Status::Ok();
   }
 
+  Result<std::map<size_t, wire::TensorSpec>> Prepare() override {
+    if (mode_ == GpuSnapshot::kDirect) {
+      PCC_ASSIGN_OR_RETURN(direct_specs_, ExportBases(tensors_));
+      return direct_specs_;
+    }
+    std::map<size_t, wire::TensorSpec> placeholders;
+    for (const GpuTensor& t : tensors_) {
+      PCC_RETURN_IF_ERROR(CheckDeviceMemory(t, false));
+      placeholders[t.index] = wire::TensorSpec{};
+    }
+    return placeholders;
+  }
+
   Result<std::map<size_t, wire::TensorSpec>> Specs() override {
-    if (mode_ == GpuSnapshot::kDirect) return ExportBases(tensors_);
+    if (mode_ == GpuSnapshot::kDirect) {
+      if (direct_specs_.empty()) PCC_RETURN_IF_ERROR(Prepare().status());
+      return direct_specs_;
+    }
     if (!staging_) return Status::Internal("staging mode without a staging buffer");
-    for (const GpuTensor& t : tensors_) PCC_RETURN_IF_ERROR(CheckDeviceMemory(t, false));
     return StagingSpecs(tensors_, layout_, *staging_);
   }
 
@@ -116,7 +132,7 @@ class CudaGpuSession final : public GpuSession {
   }
 
   Status OrderUpdate(void* stream) override {
-    if (!staging_) return WaitOnQueuedCopies(stream);
+    if (mode_ == GpuSnapshot::kDirect) return WaitOnQueuedCopies(stream);
     // The tensors are free once their copy into the staging buffer is done:
     // ready[slot] of the newest save was recorded right after it.
     const GpuSaves::Save* newest = saves_.Newest();
@@ -159,6 +175,7 @@ class CudaGpuSession final : public GpuSession {
   int ready_device_ = 0;
   std::vector<int> devices_;  // of the tensors, each once, in table order
   StagingLayout layout_;      // staging mode
+  std::map<size_t, wire::TensorSpec> direct_specs_;  // direct mode, from Prepare
   std::unique_ptr<ReadyEvents> ready_;
   std::shared_ptr<const DoneEvents> done_;  // null until Connect succeeds
   std::unique_ptr<StagingBuffer> staging_;

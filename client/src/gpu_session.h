@@ -26,6 +26,11 @@ class GpuSession {
  public:
   virtual ~GpuSession() = default;
 
+  // Checks the tensors' memory and, in direct mode, exports their
+  // allocations; nothing is asked of the daemon. Returns their specs as far
+  // as they are known before a setup (staging mode: placeholders, keyed by
+  // the same indices, that Specs() replaces).
+  virtual Result<std::map<size_t, wire::TensorSpec>> Prepare() = 0;
   // Whether `other` needs the same daemon-side setup (mode, devices, staging
   // size): then Adopt() takes its events over and no new setup is needed.
   virtual bool SameSetup(const GpuSession& other) const = 0;
@@ -38,6 +43,7 @@ class GpuSession {
   // daemon took the setup breaks the session, whose replacement sets up anew.
   virtual Status Connect(Session& session) = 0;
   // The GPU tensors' specs for the current setup, by index in the table.
+  // REQUIRES: Prepare() succeeded.
   virtual Result<std::map<size_t, wire::TensorSpec>> Specs() = 0;
 
   virtual GpuSaves& saves() = 0;

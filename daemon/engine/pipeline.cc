@@ -158,11 +158,17 @@ Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e) {
 }
 
 void Pipeline::QueuedAll(Checkpoint& c) {
+  bool recorded = true;
   for (const GpuEventRef& e : c.request.record_after_copy) {
     Status s = gpu_->RecordEvent(e.device, e.event);
-    if (!s.ok()) c.Fail(s.Annotate("recording the snapshot-done event"));
+    if (!s.ok()) {
+      c.Fail(s.Annotate("recording the snapshot-done event"));
+      recorded = false;
+    }
   }
-  if (c.request.on_copies_queued) c.request.on_copies_queued();
+  // Without its record the event does not cover these copies: the caller
+  // learns of the failure when the save ends instead.
+  if (recorded && c.request.on_copies_queued) c.request.on_copies_queued();
 }
 
 Status Pipeline::FillChunk(Checkpoint& c, uint64_t index, uint8_t* buf, uint64_t len,

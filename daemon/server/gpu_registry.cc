@@ -41,10 +41,11 @@ Result<wire::GpuReady> GpuRegistry::Setup(const wire::GpuSetup& msg) {
   }
   wire::GpuReady reply;
   for (uint32_t d : msg.devices) {
-    auto& done = events->done[static_cast<int>(d)];
+    const int device = static_cast<int>(d);
+    auto& done = events->done[device];
     std::vector<std::string> handles;
     for (uint32_t slot = 0; slot < slots_; ++slot) {
-      auto ev = SharedEvent::Create(gpu_, static_cast<int>(d));
+      auto ev = SharedEvent::Create(gpu_, device);
       if (!ev.ok()) return ev.status().Annotate("creating a done event");
       handles.push_back(ev.value()->handle());
       done.push_back(std::move(ev).value());

@@ -376,7 +376,10 @@ Status Session::HandleRegister(const Frame& frame) {
   }
   // Only a table that is whole replaces the previous one.
   table.version = table_.version + 1;
-  table_ = std::move(table);
+  {
+    std::lock_guard lock(mu_);  // Info() reads it from the server's thread
+    table_ = std::move(table);
+  }
   return socket_.Send(wire::MsgType::kRegistered,
                       wire::Encode(wire::Registered{table_.version, table_.bytes}));
 }

@@ -128,7 +128,7 @@ class Session {
   GpuRegistry gpu_;
   Registered table_;
 
-  mutable std::mutex mu_;  // guards inflight_ and saves_
+  mutable std::mutex mu_;  // guards inflight_, saves_ and writes of table_
   std::vector<std::shared_ptr<SaveHandle>> inflight_;
   uint64_t saves_ = 0;
 };

@@ -29,6 +29,7 @@
 #include "cuda_testing.h"
 #include "gpu_cases.h"
 #include "gpu_daemon.h"
+#include "pccheck.h"
 #include "pccheck/client.h"
 #include "test_util.h"
 
@@ -294,9 +295,54 @@ GPU_TEST_CASE("gpu tensors sharing an allocation at offsets with a zero-size one
   }
 }
 
+GPU_TEST_CASE("gpu C ABI - register_devices, save_on_stream, before_update_stream, restore",
+              "[gpu]") {
+  for (int staging : {0, 1}) {
+    CAPTURE(staging);
+    Rig rig(Flags("256MiB"));
+    pccheck_client* c = nullptr;
+    char* err = nullptr;
+    REQUIRE(pccheck_connect(rig.daemon.socket().c_str(), "gpu-c", 0, &c, &err) == PCCHECK_OK);
+    Model m;
+    m.Add("w", "float32", 32 * kMiB);
+    m.Add("b", "float32", 4 * kMiB + 256);
+    const char* names[] = {"w", "b"};
+    const char* dtypes[] = {"float32", "float32"};
+    const int64_t w_shape[] = {8 * 1024 * 1024}, b_shape[] = {1024 * 1024 + 64};
+    const int64_t* shapes[] = {w_shape, b_shape};
+    const uint32_t ndims[] = {1, 1};
+    void* data[] = {m.tensors[0].tensor.data, m.tensors[1].tensor.data};
+    const uint64_t bytes[] = {m.tensors[0].tensor.bytes, m.tensors[1].tensor.bytes};
+    const int32_t devices[] = {m.tensors[0].device, m.tensors[1].device};
+    int rc = pccheck_register_devices(c, 2, names, dtypes, shapes, ndims, data, bytes, devices,
+                                      staging, &err);
+    INFO((err ? err : ""));
+    REQUIRE(rc == PCCHECK_OK);
+    m.Fill(9, rig.stream);
+    uint64_t ticket = 0;
+    REQUIRE(pccheck_save_on_stream(c, 9, "blob", 4, rig.stream, &ticket, &err) == PCCHECK_OK);
+    REQUIRE(pccheck_before_update_stream(c, rig.stream, -1, &err) == PCCHECK_OK);
+    m.Overwrite(0x11, rig.stream);
+    REQUIRE(pccheck_wait(c, ticket, -1, &err) == PCCHECK_OK);
+    rig.Sync();
+    uint64_t restored = 0;
+    char* blob = nullptr;
+    size_t blob_len = 0;
+    REQUIRE(pccheck_restore(c, -1, &restored, &blob, &blob_len, &err) == PCCHECK_OK);
+    CHECK(restored == 9);
+    CHECK(std::string(blob, blob_len) == "blob");
+    CHECK(m.Check(9) == "");
+    pccheck_free(blob);
+    pccheck_free(err);
+    pccheck_close(c);
+  }
+}
+
 // The kill test's trainer, in a process of its own (gpu_tests --trainer-child
-// SOCKET BYTES FD): commits step 1, reports it, starts step 2, reports that,
-// and waits to be killed. Reports "error ..." on any failure.
+// SOCKET BYTES FD): commits step 1 and reports it; saves step 2 and, once
+// before_update says the daemon's copies are queued (they run for tens of
+// milliseconds), reports that and waits to be killed. Reports "error ..." on
+// any failure.
 int TrainerChild(const std::string& socket, uint64_t bytes, FILE* out) {
   auto report = [&](const std::string& line) {
     std::fprintf(out, "%s\n", line.c_str());
@@ -319,8 +365,9 @@ int TrainerChild(const std::string& socket, uint64_t bytes, FILE* out) {
   m.Fill(2, stream);
   t = (*c)->SaveOnStream(2, stream);
   if (!t.ok()) return report("error " + t.status().ToString()), 1;
-  report("saving 2");
-  (void)(*c)->BeforeUpdateStream(stream);
+  s = (*c)->BeforeUpdateStream(stream);
+  if (!s.ok()) return report("error " + s.ToString()), 1;
+  report("copying 2");
   for (;;) pause();
 }
 
@@ -365,15 +412,15 @@ GPU_TEST_CASE("gpu trainer killed mid-copy - the daemon abandons it and keeps ev
     std::string line(buf);
     if (!line.empty() && line.back() == '\n') line.pop_back();
     lines.push_back(line);
-    if (line == "saving 2" || line.starts_with("error")) break;
+    if (line == "copying 2" || line.starts_with("error")) break;
   }
-  kill(child, SIGKILL);  // right after the request: mid-copy (or just before it)
+  kill(child, SIGKILL);  // while the daemon copies step 2 out of its memory
   int status = 0;
   waitpid(child, &status, 0);
   std::fclose(in);
   INFO("trainer said: " << (lines.empty() ? "nothing" : lines.back()));
   REQUIRE(lines.size() == 2);
-  REQUIRE(lines.back() == "saving 2");
+  REQUIRE(lines.back() == "copying 2");
 
   // The daemon is alive, lets the abandoned save go, and serves a new trainer.
   REQUIRE(rig.daemon.Alive());
