@@ -21,6 +21,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole content of a text file; empty when it cannot be read.
+std::string ReadTextFile(const std::string& path);
+
 // n bytes of deterministic pseudo-random data from seed.
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
 

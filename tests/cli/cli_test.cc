@@ -23,13 +23,6 @@ struct Run {
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Runs `pccheck ARGS`, stdout through a pipe, stderr into a file in `scratch`.
 Run Pccheck(const std::string& args, const testing::TempDir& scratch) {
   const std::string err_path = scratch.path() + "/stderr.txt";
@@ -43,7 +36,7 @@ Run Pccheck(const std::string& args, const testing::TempDir& scratch) {
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.err = ReadFile(err_path);
+  run.err = testing::ReadTextFile(err_path);
   return run;
 }
 

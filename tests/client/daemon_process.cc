@@ -12,6 +12,7 @@
 
 #include "catch.h"
 #include "pccheck/client.h"
+#include "test_util.h"
 
 namespace pccheck::testing {
 
@@ -81,11 +82,6 @@ void DaemonProcess::Reap() {
   pid_ = -1;
 }
 
-std::string DaemonProcess::Log() const {
-  std::ifstream in(log_);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string DaemonProcess::Log() const { return ReadTextFile(log_); }
 
 }  // namespace pccheck::testing

@@ -58,13 +58,6 @@ std::string WriteFile(const testing::TempDir& dir, const std::string& name,
   return path;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Our messages start "pool: "; the few that CLI11 makes itself (a flag given
@@ -369,7 +362,7 @@ TEST_CASE("docs/settings.md is generated from the table") {
   }
 
   const std::string path = std::string(PCCHECK_SOURCE_DIR) + "/docs/settings.md";
-  const bool current = ReadFile(path) == SettingsMarkdown();
+  const bool current = testing::ReadTextFile(path) == SettingsMarkdown();
   INFO(path << " is out of date with the settings table in daemon/config/settings.cc. "
                "Regenerate it: build/daemon/pccheckd --help-settings-markdown > docs/settings.md "
                "(or build/tests/config/pccheck-settings-doc > docs/settings.md)");
@@ -378,7 +371,7 @@ TEST_CASE("docs/settings.md is generated from the table") {
 
 TEST_CASE("scripts/pccheckd.example.toml is a valid config") {
   const std::string path = std::string(PCCHECK_SOURCE_DIR) + "/scripts/pccheckd.example.toml";
-  const std::string text = ReadFile(path);
+  const std::string text = testing::ReadTextFile(path);
   REQUIRE_FALSE(text.empty());
   for (const Setting& s : AllSettings()) {
     CAPTURE(s.key);

@@ -91,11 +91,6 @@ void GpuDaemon::Reap() {
   pid_ = -1;
 }
 
-std::string GpuDaemon::Log() const {
-  std::ifstream in(log_);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string GpuDaemon::Log() const { return ReadTextFile(log_); }
 
 }  // namespace pccheck::testing
