@@ -290,6 +290,16 @@ const Setting kSettings[] = {
      },
      [](const DaemonConfig& c) { return std::string(c.engine.direct_io ? "true" : "false"); }},
 
+    {"keep-resident", "--keep-resident", SettingType::kBool, "BOOL", "true", "",
+     "Keep the newest checkpoint's bytes in the pool after it is written, until the pool needs "
+     "the space, so a trainer restarted soon after restores it from memory instead of disk",
+     "engine.keep_resident", nullptr,
+     [](const std::string& t, DaemonConfig* c) -> Status {
+       PCC_ASSIGN_OR_RETURN(c->engine.keep_resident, ParseBool(t));
+       return Status::Ok();
+     },
+     [](const DaemonConfig& c) { return std::string(c.engine.keep_resident ? "true" : "false"); }},
+
     {"socket", "--socket", SettingType::kPath, "PATH",
      "/run/pccheck/pccheckd.sock as root; otherwise $XDG_RUNTIME_DIR/pccheck/pccheckd.sock, or "
      "/tmp/pccheck-<uid>/pccheckd.sock",
@@ -596,7 +606,7 @@ bool DaemonConfig::operator==(const DaemonConfig& o) const {
   const EngineOptions& b = o.engine;
   return a.root == b.root && a.pool_bytes == b.pool_bytes && a.chunk_bytes == b.chunk_bytes &&
          a.writers == b.writers && a.max_inflight == b.max_inflight && a.policy == b.policy &&
-         a.direct_io == b.direct_io && socket == o.socket && socket_mode == o.socket_mode &&
+         a.direct_io == b.direct_io && a.keep_resident == b.keep_resident && socket == o.socket && socket_mode == o.socket_mode &&
          allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
          blob_slot_bytes == o.blob_slot_bytes && log_level == o.log_level &&
          shutdown_timeout_s == o.shutdown_timeout_s;

@@ -35,39 +35,114 @@ Result<std::unique_ptr<ChunkPool>> ChunkPool::Create(Gpu* gpu, uint64_t bytes,
 ChunkPool::ChunkPool(Gpu* gpu, uint8_t* base, uint64_t chunk_bytes, size_t chunks, bool locked)
     : gpu_(gpu), base_(base), chunk_bytes_(chunk_bytes), chunks_(chunks), locked_(locked) {
   free_.reserve(chunks);
+  generation_.assign(chunks, 0);
+  is_resident_.assign(chunks, false);
+  pins_.assign(chunks, 0);
   // Hand out low addresses first: a small working set stays in fewer pages.
   for (size_t i = chunks; i-- > 0;) free_.push_back(base_ + i * chunk_bytes_);
 }
 
 ChunkPool::~ChunkPool() {
-  assert(free_.size() == chunks_ && "a chunk is still in use");
+  assert(free_.size() + resident_.size() == chunks_ && "a chunk is still in use");
   gpu_->FreeHost(base_, chunks_ * chunk_bytes_);
+}
+
+size_t ChunkPool::IndexOf(const uint8_t* chunk) const {
+  assert(chunk >= base_ && chunk < base_ + chunks_ * chunk_bytes_);
+  return static_cast<size_t>(chunk - base_) / chunk_bytes_;
+}
+
+uint8_t* ChunkPool::TakeLocked() {
+  uint8_t* c = nullptr;
+  if (!free_.empty()) {
+    c = free_.back();
+    free_.pop_back();
+  } else {
+    auto it = std::find_if(resident_.begin(), resident_.end(),
+                           [&](size_t i) { return pins_[i] == 0; });
+    if (it == resident_.end()) return nullptr;
+    is_resident_[*it] = false;
+    c = base_ + *it * chunk_bytes_;
+    resident_.erase(it);
+  }
+  ++generation_[IndexOf(c)];
+  return c;
 }
 
 uint8_t* ChunkPool::Acquire(const std::function<bool()>& give_up) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !free_.empty() || give_up(); });
-  if (free_.empty()) return nullptr;
-  uint8_t* c = free_.back();
-  free_.pop_back();
+  uint8_t* c = nullptr;
+  cv_.wait(lock, [&] { return (c = TakeLocked()) != nullptr || give_up(); });
   return c;
 }
 
 uint8_t* ChunkPool::TryAcquire() {
   std::lock_guard lock(mu_);
-  if (free_.empty()) return nullptr;
-  uint8_t* c = free_.back();
-  free_.pop_back();
-  return c;
+  return TakeLocked();
 }
 
 void ChunkPool::Release(uint8_t* chunk) {
-  assert(chunk >= base_ && chunk < base_ + chunks_ * chunk_bytes_);
+  const size_t i = IndexOf(chunk);
   {
     std::lock_guard lock(mu_);
+    assert(!is_resident_[i]);
+    (void)i;
     free_.push_back(chunk);
   }
   cv_.notify_all();
+}
+
+ChunkRef ChunkPool::ReleaseResident(uint8_t* chunk) {
+  const size_t i = IndexOf(chunk);
+  ChunkRef ref{chunk, 0};
+  {
+    std::lock_guard lock(mu_);
+    assert(!is_resident_[i]);
+    is_resident_[i] = true;
+    resident_.push_back(i);
+    ref.generation = generation_[i];
+  }
+  cv_.notify_all();
+  return ref;
+}
+
+bool ChunkPool::ValidLocked(const ChunkRef& r) const {
+  const size_t i = IndexOf(r.chunk);
+  return is_resident_[i] && generation_[i] == r.generation;
+}
+
+bool ChunkPool::Pin(const std::vector<ChunkRef>& refs) {
+  std::lock_guard lock(mu_);
+  for (const ChunkRef& r : refs) {
+    if (!ValidLocked(r)) return false;
+  }
+  for (const ChunkRef& r : refs) {
+    if (pins_[IndexOf(r.chunk)]++ == 0) ++pinned_resident_;
+  }
+  return true;
+}
+
+void ChunkPool::Unpin(const std::vector<ChunkRef>& refs) {
+  {
+    std::lock_guard lock(mu_);
+    for (const ChunkRef& r : refs) {
+      const size_t i = IndexOf(r.chunk);
+      assert(pins_[i] > 0);
+      if (--pins_[i] == 0) --pinned_resident_;
+    }
+  }
+  cv_.notify_all();
+}
+
+void ChunkPool::Forget(const std::vector<ChunkRef>& refs) {
+  std::lock_guard lock(mu_);
+  for (const ChunkRef& r : refs) {
+    const size_t i = IndexOf(r.chunk);
+    if (!ValidLocked(r) || pins_[i] > 0) continue;
+    is_resident_[i] = false;
+    resident_.erase(std::find(resident_.begin(), resident_.end(), i));
+    free_.push_back(r.chunk);
+  }
 }
 
 void ChunkPool::Kick() {
@@ -77,7 +152,12 @@ void ChunkPool::Kick() {
 
 size_t ChunkPool::free_count() const {
   std::lock_guard lock(mu_);
-  return free_.size();
+  return free_.size() + resident_.size() - pinned_resident_;
+}
+
+size_t ChunkPool::resident_count() const {
+  std::lock_guard lock(mu_);
+  return resident_.size();
 }
 
 }  // namespace pccheck

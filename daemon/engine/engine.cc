@@ -245,6 +245,7 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   ckpt->chunks = m.chunk_count();
   ckpt->to_copy = ckpt->chunks;
   ckpt->to_write = ckpt->chunks;
+  if (options_.keep_resident) ckpt->resident.resize(ckpt->chunks);
   ckpt->handle = std::make_shared<SaveHandle>(request.step, bytes);
 
   OpenOptions oo;
@@ -272,11 +273,16 @@ Result<RestoreResult> Engine::Restore(const std::string& job, uint32_t rank,
                                       std::optional<uint64_t> step,
                                       const std::map<std::string, TensorDest>& dests) {
   PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(job, rank, false));
+  const std::optional<uint64_t> want = step ? step : store->latest_step();
+  RestoreResult from_memory;
+  if (want && pipeline_->RestoreResident(store, *want, dests, &from_memory)) return from_memory;
   return RestoreFromStore(fs_, gpu_, *store, options_, step, dests);
 }
 
 Status Engine::Verify(const std::string& job, uint32_t rank, uint64_t step) {
-  return Restore(job, rank, step, {}).status();
+  // Always the disk: a resident copy says nothing about what is stored.
+  PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(job, rank, false));
+  return RestoreFromStore(fs_, gpu_, *store, options_, step, {}).status();
 }
 
 void Engine::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why) {

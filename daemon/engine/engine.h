@@ -134,6 +134,9 @@ struct RestoreResult {
   std::string user_blob;
   std::vector<TensorEntry> tensors;
   uint64_t bytes_read = 0;
+  // "memory": from the daemon's pool, where the newest commit stays until
+  // the pool needs the space; "disk": read from the store.
+  std::string source = "disk";
   // Checkpoints skipped because they failed verification, with the reason.
   std::vector<std::string> skipped;
 };

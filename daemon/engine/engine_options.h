@@ -26,6 +26,9 @@ struct EngineOptions {
   int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
   Policy policy = Policy::kBlock;
   bool direct_io = true;               // O_DIRECT for data files
+  // Written chunks keep their bytes until the pool needs them, so restoring
+  // the newest commit soon after it reads memory instead of disk.
+  bool keep_resident = true;
   // Inspect a store without changing it (offline tools next to a running
   // daemon): recovery removes nothing and saves are refused.
   bool read_only = false;

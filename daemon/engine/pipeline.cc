@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/commit.h"
+#include "engine/restore.h"
 #include "proto/crc32c.h"
 
 namespace pccheck {
@@ -128,6 +129,13 @@ void Pipeline::CopyLoop() {
       WriteTask task{ckpt, i, buf, len, {}};
       Status s = FillChunk(c, i, buf, len, &task.fences);
       if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(i)));
+      // A chunk of host tensors is copied already (memcpy): its sources may
+      // change now, without waiting for a writer to take the chunk.
+      if (task.fences.empty()) {
+        c.handle->AddCopied(len);
+        ChunkCopied(c, 1);
+        task.copied = true;
+      }
       {
         std::lock_guard lock(mu_);
         write_queue_.push_back(std::move(task));
@@ -228,8 +236,10 @@ void Pipeline::WriterLoop() {
       if (s.ok()) s = w;
     }
     if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
-    c.handle->AddCopied(task.len);
-    ChunkCopied(c, 1);
+    if (!task.copied) {
+      c.handle->AddCopied(task.len);
+      ChunkCopied(c, 1);
+    }
     if (!c.cancelled) {
       c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
       s = c.data->WriteAt(task.buf, AlignUp(task.len, kDirectAlign),
@@ -242,7 +252,11 @@ void Pipeline::WriterLoop() {
                           std::to_string(c.request.step)));
       }
     }
-    pool_->Release(task.buf);
+    if (options_.keep_resident && s.ok() && !c.cancelled) {
+      c.resident[task.index] = pool_->ReleaseResident(task.buf);
+    } else {
+      pool_->Release(task.buf);
+    }
     ChunkFinished(task.ckpt, 1);
   }
 }
@@ -298,6 +312,7 @@ void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
 
 void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) {
   ckpt->data.reset();
+  KeepResident(ckpt, s.ok());
   if (s.ok()) {
     ++counters_.committed;
   } else if (s.code() == Code::kAborted) {
@@ -312,6 +327,65 @@ void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) 
   }
   ckpt->handle->MarkDone(s);
   idle_cv_.notify_all();
+}
+
+void Pipeline::KeepResident(const std::shared_ptr<Checkpoint>& ckpt, bool committed) {
+  if (!options_.keep_resident) return;
+  Checkpoint& c = *ckpt;
+  const bool whole = std::all_of(c.resident.begin(), c.resident.end(),
+                                 [](const ChunkRef& r) { return r.chunk != nullptr; });
+  std::vector<ChunkRef> drop;
+  if (committed && whole) {
+    auto r = std::make_shared<Resident>();
+    r->manifest = c.manifest;
+    r->refs = std::move(c.resident);
+    std::lock_guard lock(mu_);
+    auto& slot = resident_[c.store];
+    if (slot) drop = slot->refs;
+    slot = std::move(r);
+  } else {
+    for (const ChunkRef& r : c.resident) {
+      if (r.chunk != nullptr) drop.push_back(r);
+    }
+    if (committed) {  // the older resident copy is not the newest any more
+      std::lock_guard lock(mu_);
+      auto it = resident_.find(c.store);
+      if (it != resident_.end()) {
+        drop.insert(drop.end(), it->second->refs.begin(), it->second->refs.end());
+        resident_.erase(it);
+      }
+    }
+  }
+  pool_->Forget(drop);
+}
+
+bool Pipeline::RestoreResident(const SlotStore* store, uint64_t step,
+                               const std::map<std::string, TensorDest>& dests,
+                               RestoreResult* out) {
+  std::shared_ptr<const Resident> r;
+  {
+    std::lock_guard lock(mu_);
+    auto it = resident_.find(store);
+    if (it == resident_.end() || it->second->manifest.step != step) return false;
+    r = it->second;
+  }
+  if (!pool_->Pin(r->refs)) return false;  // evicted, at least in part
+  std::vector<const uint8_t*> chunks;
+  for (const ChunkRef& ref : r->refs) chunks.push_back(ref.chunk);
+  Status s = RestoreFromChunks(gpu_, r->manifest, chunks, dests, options_.writers);
+  pool_->Unpin(r->refs);
+  if (!s.ok()) {
+    if (s.code() != Code::kCorruption) return false;  // the disk path reports it alike
+    spdlog::warn("resident copy of step {} failed verification ({}); reading the disk", step,
+                 s.message());
+    return false;
+  }
+  out->step = r->manifest.step;
+  out->user_blob = r->manifest.user_blob;
+  out->tensors = r->manifest.tensors;
+  out->bytes_read = r->manifest.data_bytes;
+  out->source = "memory";
+  return true;
 }
 
 void Pipeline::RecordFailure(const Status& s) {

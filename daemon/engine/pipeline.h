@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -38,6 +39,8 @@ struct Checkpoint {
   std::atomic<uint64_t> to_copy{0};   // chunks whose copy has not ended
   std::atomic<uint64_t> to_write{0};  // chunks not yet written or skipped
   std::atomic<bool> cancelled{false};
+  // With keep_resident: the pool chunks holding each written chunk's bytes.
+  std::vector<ChunkRef> resident;
   std::mutex mu;
   Status error;  // first failure, or the reason for cancelling
 
@@ -69,6 +72,11 @@ class Pipeline {
   std::vector<std::string> RecentErrors() const;
   // Counts a save that failed before it entered the pipeline.
   void RecordFailure(const Status& s);
+  // Restores `step` of `store` from the pool's resident copy of its newest
+  // commit when that copy is still whole; returns false (and touches no
+  // destination) when it is not, so the caller reads the disk instead.
+  bool RestoreResident(const SlotStore* store, uint64_t step,
+                       const std::map<std::string, TensorDest>& dests, RestoreResult* out);
 
  private:
   struct WriteTask {
@@ -77,6 +85,7 @@ class Pipeline {
     uint8_t* buf = nullptr;
     uint64_t len = 0;
     std::vector<Fence> fences;
+    bool copied = false;  // counted as copied by the copy thread (no fences)
   };
 
   void CopyLoop();
@@ -95,6 +104,15 @@ class Pipeline {
   void Finalize(const std::shared_ptr<Checkpoint>& ckpt);
   void Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s);
   void NoteError(const Status& s);
+  // After a commit: its chunks become the store's resident copy, replacing
+  // the older one. After a failure: its chunks are plain free ones.
+  void KeepResident(const std::shared_ptr<Checkpoint>& ckpt, bool committed);
+
+  // The newest commit of a store whose bytes may still be in the pool.
+  struct Resident {
+    Manifest manifest;
+    std::vector<ChunkRef> refs;
+  };
 
   const EngineOptions options_;
   FileSystem* fs_;
@@ -109,6 +127,7 @@ class Pipeline {
   std::deque<std::shared_ptr<Checkpoint>> commit_queue_;
   std::list<std::shared_ptr<Checkpoint>> active_;
   std::deque<std::string> recent_errors_;
+  std::map<const SlotStore*, std::shared_ptr<const Resident>> resident_;
   bool stopping_ = false;
   std::atomic<bool> abandon_{false};
   std::vector<std::thread> threads_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -63,14 +64,13 @@ Status Scatter(Gpu* gpu, const Manifest& m, const std::map<std::string, TensorDe
   return Status::Ok();
 }
 
-Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const Manifest& m,
-                      const std::map<std::string, TensorDest>& dests, int threads) {
-  PCC_RETURN_IF_ERROR(CheckDests(m, dests));
+// Runs body(i, buf) for chunks 0..chunks-1 on up to `threads` threads, each
+// with its own page-locked chunk buffer when with_buffer (else buf is null);
+// stops at the first failure.
+Status ForEachChunk(Gpu* gpu, const Manifest& m, int threads, bool with_buffer,
+                    const std::function<Status(uint64_t, uint8_t*)>& body) {
   const uint64_t chunks = m.chunk_count();
   if (chunks == 0) return Status::Ok();
-  OpenOptions oo;
-  oo.direct = true;
-  PCC_ASSIGN_OR_RETURN(auto file, fs->Open(path, oo));
   std::atomic<uint64_t> next{0};
   std::mutex mu;
   Status first;
@@ -80,32 +80,21 @@ Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const M
     next = chunks;  // the others stop at their next chunk
   };
   auto worker = [&] {
-    bool locked = false;
-    auto mem = gpu->AllocHost(m.chunk_bytes, &locked);
-    if (!mem.ok()) return fail(mem.status());
-    uint8_t* buf = static_cast<uint8_t*>(mem.value());
+    uint8_t* buf = nullptr;
+    if (with_buffer) {
+      bool locked = false;
+      auto mem = gpu->AllocHost(m.chunk_bytes, &locked);
+      if (!mem.ok()) return fail(mem.status());
+      buf = static_cast<uint8_t*>(mem.value());
+    }
     for (uint64_t i; (i = next++) < chunks;) {
-      const uint64_t start = i * m.chunk_bytes;
-      const uint64_t len = std::min(m.chunk_bytes, m.data_bytes - start);
-      size_t got = 0;
-      Status s = file->ReadAt(buf, AlignUp(len, kDirectAlign), start, &got);
-      if (s.ok() && got < len) {
-        s = Status::Corruption(path + " ends at byte " + std::to_string(start + got) +
-                               " but the manifest of step " + std::to_string(m.step) +
-                               " needs " + std::to_string(m.data_bytes));
-      }
-      if (s.ok() && Crc32c(buf, len) != m.chunk_crcs[i]) {
-        s = Status::Corruption("checksum mismatch in chunk " + std::to_string(i) + " of step " +
-                               std::to_string(m.step) + " (" + path + ", bytes " +
-                               std::to_string(start) + ".." + std::to_string(start + len) + ")");
-      }
-      if (s.ok()) s = Scatter(gpu, m, dests, buf, start, len);
+      Status s = body(i, buf);
       if (!s.ok()) {
         fail(s);
         break;
       }
     }
-    gpu->FreeHost(buf, m.chunk_bytes);
+    if (buf != nullptr) gpu->FreeHost(buf, m.chunk_bytes);
   };
   const int n = static_cast<int>(std::min<uint64_t>(std::max(threads, 1), chunks));
   std::vector<std::thread> pool;
@@ -115,7 +104,55 @@ Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const M
   return first;
 }
 
+Status CheckChunk(const Manifest& m, uint64_t i, const uint8_t* data, const std::string& where) {
+  const uint64_t start = i * m.chunk_bytes;
+  const uint64_t len = std::min(m.chunk_bytes, m.data_bytes - start);
+  if (Crc32c(data, len) == m.chunk_crcs[i]) return Status::Ok();
+  return Status::Corruption("checksum mismatch in chunk " + std::to_string(i) + " of step " +
+                            std::to_string(m.step) + " (" + where + ", bytes " +
+                            std::to_string(start) + ".." + std::to_string(start + len) + ")");
+}
+
+Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const Manifest& m,
+                      const std::map<std::string, TensorDest>& dests, int threads) {
+  PCC_RETURN_IF_ERROR(CheckDests(m, dests));
+  if (m.chunk_count() == 0) return Status::Ok();
+  OpenOptions oo;
+  oo.direct = true;
+  PCC_ASSIGN_OR_RETURN(auto file, fs->Open(path, oo));
+  return ForEachChunk(gpu, m, threads, true, [&](uint64_t i, uint8_t* buf) {
+    const uint64_t start = i * m.chunk_bytes;
+    const uint64_t len = std::min(m.chunk_bytes, m.data_bytes - start);
+    size_t got = 0;
+    PCC_RETURN_IF_ERROR(file->ReadAt(buf, AlignUp(len, kDirectAlign), start, &got));
+    if (got < len) {
+      return Status::Corruption(path + " ends at byte " + std::to_string(start + got) +
+                                " but the manifest of step " + std::to_string(m.step) +
+                                " needs " + std::to_string(m.data_bytes));
+    }
+    PCC_RETURN_IF_ERROR(CheckChunk(m, i, buf, path));
+    return Scatter(gpu, m, dests, buf, start, len);
+  });
+}
+
 }  // namespace
+
+Status RestoreFromChunks(Gpu* gpu, const Manifest& m, const std::vector<const uint8_t*>& chunks,
+                         const std::map<std::string, TensorDest>& dests, int threads) {
+  PCC_RETURN_IF_ERROR(CheckDests(m, dests));
+  if (chunks.size() != m.chunk_count()) {
+    return Status::Internal("resident copy of step " + std::to_string(m.step) + " has " +
+                            std::to_string(chunks.size()) + " chunks, the manifest " +
+                            std::to_string(m.chunk_count()));
+  }
+  // The chunks are page-locked already: no staging buffer is needed.
+  return ForEachChunk(gpu, m, threads, false, [&](uint64_t i, uint8_t*) {
+    const uint64_t start = i * m.chunk_bytes;
+    const uint64_t len = std::min(m.chunk_bytes, m.data_bytes - start);
+    PCC_RETURN_IF_ERROR(CheckChunk(m, i, chunks[i], "daemon memory"));
+    return Scatter(gpu, m, dests, chunks[i], start, len);
+  });
+}
 
 Result<RestoreResult> RestoreFromStore(FileSystem* fs, Gpu* gpu, const SlotStore& store,
                                        const EngineOptions& options, std::optional<uint64_t> step,

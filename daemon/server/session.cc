@@ -398,7 +398,7 @@ Status Session::HandleRestore(const Frame& frame) {
   reply.step = r->step;
   reply.user_blob = r->user_blob;
   reply.bytes = r->bytes_read;
-  reply.source = "disk";
+  reply.source = r->source;
   reply.skipped = r->skipped;
   return socket_.Send(wire::MsgType::kRestored, wire::Encode(reply));
 }

@@ -81,7 +81,7 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
-  CHECK(keys.size() == 14);
+  CHECK(keys.size() == 15);
 }
 
 TEST_CASE("defaults come from the table") {
@@ -216,6 +216,7 @@ TEST_CASE("every bad value is refused with its key named") {
       {"max-inflight", "2x"},
       {"policy", "wait"},
       {"direct-io", "maybe"},
+      {"keep-resident", "sometimes"},
       {"socket", "pccheckd.sock"},
       {"socket", long_socket.c_str()},
       {"socket-mode", "0999"},
@@ -278,8 +279,8 @@ TEST_CASE("unknown flags, keys and files are refused") {
       Error({"--config", unknown}) ==
       "config file " + unknown +
           ": unknown key 'pools'; the keys are root, pool, chunk, "
-          "writers, max-inflight, policy, direct-io, socket, socket-mode, allow-uid, allow-group, "
-          "blob-slot, log-level, shutdown-timeout");
+          "writers, max-inflight, policy, direct-io, keep-resident, socket, socket-mode, "
+          "allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));

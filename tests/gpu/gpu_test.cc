@@ -141,8 +141,9 @@ struct Rig {
     return std::move(c).value();
   }
   void Sync() { TEST_CUDA(cudaStreamSynchronize(stream)); }
-  // Restores `step` into the registered tensors and checks they hold `round`.
-  void RestoreAndCheck(Model& m, uint64_t step, uint64_t round) {
+  // Restores `step` into the registered tensors and checks they hold `round`;
+  // returns where the daemon read it ("memory" or "disk").
+  std::string RestoreAndCheck(Model& m, uint64_t step, uint64_t round) {
     Sync();
     m.Overwrite(0x77, stream);  // whatever is there now must be replaced
     Sync();
@@ -150,8 +151,9 @@ struct Rig {
     INFO(info.status().ToString());
     REQUIRE(info.ok());
     CHECK(info->step == step);
-    CHECK(info->source == "disk");
+    CHECK((info->source == "disk" || info->source == "memory"));
     CHECK(m.Check(round) == "");
+    return info->source;
   }
 };
 
@@ -222,8 +224,32 @@ void OrderingRounds(GpuSnapshot mode) {
     REQUIRE_OK(rig.client->BeforeUpdateStream(rig.stream));
     m.Overwrite(static_cast<int>(0xA0 + round), rig.stream);  // the "update", right away
     REQUIRE_OK(rig.client->Wait(*t));
-    rig.RestoreAndCheck(m, round, round);
+    // The pool holds two checkpoints: the newest is still in daemon memory.
+    CHECK(rig.RestoreAndCheck(m, round, round) == "memory");
   }
+  // What reached the disk holds the snapshot too: round 3 is no longer resident.
+  CHECK(rig.RestoreAndCheck(m, 3, 3) == "disk");
+}
+
+GPU_TEST_CASE("gpu restore reads the daemon's memory while the checkpoint is there, else the disk",
+              "[gpu]") {
+  const uint64_t bytes = EnvBytes("PCCHECK_GPU_ORDER_BYTES", 1 * kGiB);
+  Rig rig(Flags(PoolFor(2 * bytes)));
+  Model m;
+  m.Add("weight", "float32", bytes / 4 * 4);
+  REQUIRE_OK(rig.client->RegisterDevices(m.tensors));
+  m.Fill(1, rig.stream);
+  auto t = rig.client->SaveOnStream(1, rig.stream);
+  REQUIRE(t.ok());
+  REQUIRE_OK(rig.client->Wait(*t));
+  CHECK(rig.RestoreAndCheck(m, 1, 1) == "memory");
+  // A restarted daemon has an empty pool: the same step comes from disk.
+  rig.client.reset();
+  rig.daemon.Stop();
+  REQUIRE_OK(rig.daemon.Start());
+  rig.client = rig.Connect();
+  REQUIRE_OK(rig.client->RegisterDevices(m.tensors));
+  CHECK(rig.RestoreAndCheck(m, 1, 1) == "disk");
 }
 
 GPU_TEST_CASE("gpu ordering direct mode - an overwrite right after before_update stays out",
