@@ -165,6 +165,7 @@ print(f"    persist {f('persist_gbps')} GB/s / raw O_DIRECT write {f('raw_write_
 print(f"    save() CPU p50 {f('save_cpu_us_p50')} us, p99 {f('save_cpu_us_p99')} us (goal <= 100 us); wall p50 {f('save_wall_us_p50')} us, p99 {f('save_wall_us_p99')} us")
 print(f"    stream held at before_update: direct {f('hold_direct_ms_p50')} ms; staging {f('hold_staging_ms_p50')} ms / D2D copy {f('d2d_copy_ms')} ms = {f('staging_hold_ratio')} (goal <= 1.2)")
 print(f"    restore ({f('restore_source')}) {f('restore_gbps')} GB/s / raw O_DIRECT read {f('raw_read_gbps')} GB/s = {f('restore_ratio')} (goal >= 0.85)")
+print(f"    restore of the newest ({f('restore_newest_source')}) {f('restore_newest_gbps')} GB/s")
 print(f"    trainer work slowed by the daemon's copies x{f('slowdown_daemon_context')}, by its own context's copies x{f('slowdown_own_context')}")
 if b.get("errors") or b.get("error"):
     print(f"    errors: {b.get('errors') or b.get('error')}")

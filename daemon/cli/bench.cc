@@ -47,6 +47,21 @@ std::unique_ptr<Gpu> OpenGpu(std::string* description) {
   return gpu;
 }
 
+// Seconds per stage; the writer stages also as a share of the writers' time.
+std::string ProfileJson(const EngineProfile& p, int writers) {
+  auto s = [](uint64_t us) { return static_cast<double>(us) / 1e6; };
+  return JsonObject()
+      .Add("copy_s", s(p.copy_us))
+      .Add("pool_wait_s", s(p.pool_wait_us))
+      .Add("fence_wait_s", s(p.fence_wait_us))
+      .Add("crc_s", s(p.crc_us))
+      .Add("write_s", s(p.write_us))
+      .Add("commit_s", s(p.commit_us))
+      .Add("commits", p.commits)
+      .Add("writer_threads", writers)
+      .str();
+}
+
 }  // namespace
 
 uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk) {
@@ -113,6 +128,7 @@ int RunBench(const BenchOptions& o) {
   for (auto& h : handles) reporter.Done(h->step(), h->Wait());  // no-op when already reported
   reporter.Finish();
   const CommitReporter::Counts counts = reporter.counts();
+  const EngineProfile profile = engine->Stats().profile;
   engine->Shutdown();
   engine.reset();
 
@@ -149,7 +165,8 @@ int RunBench(const BenchOptions& o) {
         .Add("raw_bytes", raw->bytes)
         .Add("raw_seconds", raw->seconds)
         .Add("raw_o_direct", raw->direct)
-        .Add("gpu", gpu_description);
+        .Add("gpu", gpu_description)
+        .Raw("profile", ProfileJson(profile, eo.writers));
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf(

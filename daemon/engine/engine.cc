@@ -338,6 +338,8 @@ EngineStats Engine::Stats() {
   st.bytes_written = c.bytes_written;
   st.inflight = pipeline_->active();
   st.recent_errors = pipeline_->RecentErrors();
+  st.profile = {c.copy_us, c.pool_wait_us, c.fence_wait_us, c.crc_us,
+                c.write_us, c.commit_us, c.commits_timed};
   return st;
 }
 

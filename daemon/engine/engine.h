@@ -152,6 +152,20 @@ struct InflightInfo {
   bool snapshot_done = false;
 };
 
+// Where the pipeline's time went since the engine opened, in microseconds
+// summed over the threads of each stage: the copy thread filling chunks and
+// waiting for free ones (backpressure), writers waiting for a chunk's GPU
+// copy, checksumming and writing, and the commit thread's protocol.
+struct EngineProfile {
+  uint64_t copy_us = 0;
+  uint64_t pool_wait_us = 0;
+  uint64_t fence_wait_us = 0;
+  uint64_t crc_us = 0;
+  uint64_t write_us = 0;
+  uint64_t commit_us = 0;
+  uint64_t commits = 0;
+};
+
 struct EngineStats {
   uint64_t pool_bytes_total = 0;
   uint64_t pool_bytes_free = 0;
@@ -163,6 +177,7 @@ struct EngineStats {
   uint64_t bytes_written = 0;
   int inflight = 0;
   std::vector<std::string> recent_errors;  // newest last, at most 16
+  EngineProfile profile;
 };
 
 class ChunkPool;

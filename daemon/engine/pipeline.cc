@@ -12,6 +12,29 @@
 
 namespace pccheck {
 
+namespace {
+
+uint64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Adds the time from construction to destruction to a counter.
+class StageTimer {
+ public:
+  explicit StageTimer(std::atomic<uint64_t>* counter) : counter_(counter), start_(NowUs()) {}
+  ~StageTimer() { *counter_ += NowUs() - start_; }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  std::atomic<uint64_t>* counter_;
+  uint64_t start_;
+};
+
+}  // namespace
+
 void Checkpoint::Fail(const Status& s) {
   std::lock_guard lock(mu);
   if (error.ok()) error = s;
@@ -116,9 +139,11 @@ void Pipeline::CopyLoop() {
     const uint64_t chunk = options_.chunk_bytes;
     uint64_t queued = 0;
     for (uint64_t i = 0; i < c.chunks; ++i) {
-      uint8_t* buf = c.cancelled ? nullptr : pool_->Acquire([&] {
-        return c.cancelled.load() || abandon_.load();
-      });
+      uint8_t* buf = nullptr;
+      if (!c.cancelled) {
+        StageTimer t(&counters_.pool_wait_us);
+        buf = pool_->Acquire([&] { return c.cancelled.load() || abandon_.load(); });
+      }
       if (buf == nullptr) {
         if (!c.cancelled) c.Fail(Status::Aborted("abandoned: the engine is shutting down"));
         ChunkCopied(c, c.chunks - i);
@@ -127,7 +152,11 @@ void Pipeline::CopyLoop() {
       }
       const uint64_t len = std::min(chunk, c.manifest.data_bytes - i * chunk);
       WriteTask task{ckpt, i, buf, len, {}};
-      Status s = FillChunk(c, i, buf, len, &task.fences);
+      Status s;
+      {
+        StageTimer t(&counters_.copy_us);
+        s = FillChunk(c, i, buf, len, &task.fences);
+      }
       if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(i)));
       // A chunk of host tensors is copied already (memcpy): its sources may
       // change now, without waiting for a writer to take the chunk.
@@ -231,9 +260,12 @@ void Pipeline::WriterLoop() {
     }
     Checkpoint& c = *task.ckpt;
     Status s;
-    for (const Fence& f : task.fences) {
-      Status w = gpu_->Wait(f);
-      if (s.ok()) s = w;
+    if (!task.fences.empty()) {
+      StageTimer t(&counters_.fence_wait_us);
+      for (const Fence& f : task.fences) {
+        Status w = gpu_->Wait(f);
+        if (s.ok()) s = w;
+      }
     }
     if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
     if (!task.copied) {
@@ -241,9 +273,15 @@ void Pipeline::WriterLoop() {
       ChunkCopied(c, 1);
     }
     if (!c.cancelled) {
-      c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
-      s = c.data->WriteAt(task.buf, AlignUp(task.len, kDirectAlign),
-                          task.index * options_.chunk_bytes);
+      {
+        StageTimer t(&counters_.crc_us);
+        c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
+      }
+      {
+        StageTimer t(&counters_.write_us);
+        s = c.data->WriteAt(task.buf, AlignUp(task.len, kDirectAlign),
+                            task.index * options_.chunk_bytes);
+      }
       if (s.ok()) {
         c.handle->AddWritten(task.len);
         counters_.bytes_written += task.len;
@@ -295,7 +333,12 @@ void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
     Retire(ckpt, c.Error());
     return;
   }
-  Status s = CommitCheckpoint(fs_, c.store, c.data.get(), c.manifest);
+  Status s;
+  {
+    StageTimer t(&counters_.commit_us);
+    s = CommitCheckpoint(fs_, c.store, c.data.get(), c.manifest);
+  }
+  ++counters_.commits_timed;
   if (s.ok()) {
     // Newest wins: older saves of this store can never become latest now.
     std::lock_guard lock(mu_);

@@ -50,6 +50,9 @@ struct Checkpoint {
 };
 
 struct EngineCounters {
+  // Time spent per stage, summed over threads (EngineProfile).
+  std::atomic<uint64_t> copy_us{0}, pool_wait_us{0}, fence_wait_us{0}, crc_us{0}, write_us{0},
+      commit_us{0}, commits_timed{0};
   std::atomic<uint64_t> committed{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> superseded{0};

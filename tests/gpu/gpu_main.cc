@@ -49,6 +49,17 @@ std::string Tail(const std::string& path, size_t lines) {
   return out;
 }
 
+// Catch's filter for exactly the case `name`: its separators (',') and
+// tag brackets are escaped.
+std::string CatchFilter(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == ',' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 // Runs `name` in `self` as a child; its output goes to `log`. Returns a
 // wait status, or -1 when it ran past timeout_s (then it is killed).
 int RunCase(const std::string& self, const std::string& name, const std::string& log,
@@ -60,7 +71,7 @@ int RunCase(const std::string& self, const std::string& name, const std::string&
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execl(self.c_str(), self.c_str(), name.c_str(), "--durations", "yes",
+    execl(self.c_str(), self.c_str(), CatchFilter(name).c_str(), "--durations", "yes",
           static_cast<char*>(nullptr));
     _exit(127);
   }
