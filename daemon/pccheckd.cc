@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -51,6 +52,8 @@ std::string ServiceStatusLine(size_t sessions, const EngineStats& st) {
          std::to_string(st.inflight) + " in flight; " + std::to_string(st.saves_committed) +
          " committed, " + std::to_string(st.saves_failed) + " failed";
 }
+
+constexpr char kStopping[] = "stopping: letting checkpoints in flight commit";
 
 // Without a watchdog, stalls are still reported in STATUS= after this long.
 constexpr uint64_t kStallReportUs = 60'000'000;
@@ -127,11 +130,13 @@ int Run(const DaemonConfig& config) {
   Server* const srv = server->get();
   Engine* const eng = engine->get();
 
+  std::atomic<bool> stopping{false};
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    Tell(notifier, "STOPPING=1\nSTATUS=stopping: letting checkpoints in flight commit");
+    stopping = true;
+    Tell(notifier, std::string("STOPPING=1\nSTATUS=") + kStopping);
     srv->Stop();
   });
 
@@ -141,11 +146,14 @@ int Run(const DaemonConfig& config) {
   std::unique_ptr<ServiceWatchdog> watchdog;
   if (notifier.enabled()) {
     const uint64_t stall_us = notifier.watchdog_usec() ? notifier.watchdog_usec() : kStallReportUs;
-    WatchdogProbe probe{
-        [&liveness, stall_us] { return liveness.Stalled(stall_us); },
-        [srv, eng] { return ServiceStatusLine(srv->Sessions().size(), eng->Stats()); }};
-    watchdog = std::make_unique<ServiceWatchdog>(WatchdogTicker(&notifier, std::move(probe)),
-                                                 ServiceWatchdog::PeriodFor(notifier.watchdog_usec()));
+    auto stalled = [&liveness, stall_us] { return liveness.Stalled(stall_us); };
+    auto status = [srv, eng, &stopping] {
+      std::string line = ServiceStatusLine(srv->Sessions().size(), eng->Stats());
+      return stopping ? std::string(kStopping) + " (" + line + ")" : line;
+    };
+    watchdog =
+        std::make_unique<ServiceWatchdog>(WatchdogTicker(&notifier, {stalled, status}),
+                                          ServiceWatchdog::PeriodFor(notifier.watchdog_usec()));
   }
   srv->Run();
   // Wake the signal thread if Run ended on its own.

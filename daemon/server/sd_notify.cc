@@ -38,9 +38,9 @@ uint64_t WatchdogUsecFor(const char* watchdog_usec, const char* watchdog_pid, lo
 
 ServiceNotifier ServiceNotifier::FromEnvironment() {
   const char* socket = std::getenv("NOTIFY_SOCKET");
-  return ServiceNotifier(socket ? socket : "",
-                         WatchdogUsecFor(std::getenv("WATCHDOG_USEC"),
-                                         std::getenv("WATCHDOG_PID"), ::getpid()));
+  return ServiceNotifier(
+      socket ? socket : "",
+      WatchdogUsecFor(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid()));
 }
 
 ServiceNotifier::ServiceNotifier(std::string socket, uint64_t watchdog_usec)

@@ -24,9 +24,10 @@ bool WatchdogTicker::Tick() {
     std::string who;
     for (const std::string& s : stalled) who += (who.empty() ? "" : "; ") + s;
     if (!stalled_) {
-      spdlog::error("stalled, so the service watchdog is no longer pinged (systemd will restart "
-                    "pccheckd if this lasts): {}",
-                    who);
+      spdlog::error(
+          "stalled, so the service watchdog is no longer pinged (systemd will restart "
+          "pccheckd if this lasts): {}",
+          who);
     }
     stalled_ = true;
     message = "STATUS=stalled: " + who;

@@ -18,7 +18,8 @@ TEST_CASE("ServiceNotifier sends one datagram to a socket path") {
   ServiceNotifier n(listener.address(), 0);
   REQUIRE(n.enabled());
   REQUIRE(n.Notify("READY=1\nSTATUS=serving 0 sessions").ok());
-  CHECK(listener.Receive(10'000) == std::optional<std::string>("READY=1\nSTATUS=serving 0 sessions"));
+  CHECK(listener.Receive(10'000) ==
+        std::optional<std::string>("READY=1\nSTATUS=serving 0 sessions"));
   REQUIRE(n.Notify("STOPPING=1").ok());
   CHECK(listener.Receive(10'000) == std::optional<std::string>("STOPPING=1"));
 }

@@ -153,7 +153,8 @@ TEST_CASE("A writer hung in a write stops the watchdog; an idle engine does not"
 
   clock.Advance(3 * kLimit);  // idle, however long: not stalled
   CHECK(ticker.Tick());
-  CHECK(listener.Receive(10'000) == std::optional<std::string>("STATUS=serving 1 session\nWATCHDOG=1"));
+  CHECK(listener.Receive(10'000) ==
+        std::optional<std::string>("STATUS=serving 1 session\nWATCHDOG=1"));
 
   auto tensors = testing::TensorSet::Make({10'000}, 1);
   auto first = (*engine)->Save(testing::MakeRequest(tensors, 1));
@@ -179,7 +180,8 @@ TEST_CASE("A writer hung in a write stops the watchdog; an idle engine does not"
   REQUIRE((*second)->Wait().ok());
   CHECK(liveness.Stalled(kLimit).empty());
   CHECK(ticker.Tick());
-  CHECK(listener.Receive(10'000) == std::optional<std::string>("STATUS=serving 1 session\nWATCHDOG=1"));
+  CHECK(listener.Receive(10'000) ==
+        std::optional<std::string>("STATUS=serving 1 session\nWATCHDOG=1"));
 }
 
 }  // namespace
