@@ -61,6 +61,15 @@ def _installed_path(suffix):
     return found[0]
 
 
+def _installed_package():
+    """Where the Python package pccheck is installed (a directory, inside destdir)."""
+    destdir, files = _installed()
+    source = os.path.join(SOURCE, "client", "python", "pccheck")
+    found = [d for s, d in files.items() if os.path.realpath(s) == os.path.realpath(source)]
+    assert len(found) == 1, "meson does not install %s (found %s)" % (source, found)
+    return _under(destdir, found[0])
+
+
 def _installed_unit():
     """A copy of the installed unit whose ExecStart names the installed binary
     inside the destdir (systemd-analyze checks that it is executable)."""
@@ -116,12 +125,17 @@ def test_meson_install_puts_everything_in_place():
         "/include/pccheck/client.h", "/include/pccheck/status.h", "/pkgconfig/pccheck.pc",
         "/systemd/system/pccheckd.service", "/sysusers.d/pccheck.conf",
         "/doc/pccheck/pccheckd.example.toml", "/doc/pccheck/operators.md",
-        "/doc/pccheck/trainers.md", "/pccheck/__init__.py", "/pccheck/torch.py",
-        "/pccheck/_native.py",
+        "/doc/pccheck/trainers.md",
     ]
     dests = list(files.values())
     absent = [e for e in expected if not any(d.endswith(e) for d in dests)]
     assert not absent, "meson install does not install: %s" % absent
+    package = _installed_package()
+    source = os.path.join(SOURCE, "client", "python", "pccheck")
+    modules = sorted(f for f in os.listdir(source) if f.endswith(".py"))
+    assert "__init__.py" in modules and "torch.py" in modules
+    absent = [m for m in modules if not os.path.isfile(os.path.join(package, m))]
+    assert not absent, "the installed package %s lacks %s" % (package, absent)
     with open(_under(destdir, _installed_path("/doc/pccheck/pccheckd.example.toml"))) as f:
         shipped = f.read()
     with open(os.path.join(SOURCE, "scripts", "pccheckd.example.toml")) as f:
@@ -132,7 +146,7 @@ def test_installed_python_package_imports():
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         harness.skip("%s is not installed" % SYSTEM_PYTHON)
     destdir, _ = _installed()
-    package = _under(destdir, os.path.dirname(_installed_path("/pccheck/__init__.py")))
+    package = _installed_package()
     library = _under(destdir, _installed_path("/libpccheck.so.0"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PCCHECK_")}
     env.update(PYTHONPATH=os.path.dirname(package), PCCHECK_LIB=library)
