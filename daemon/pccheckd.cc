@@ -4,12 +4,17 @@
 // only), open the store (recovering it), allocate the pinned pool, listen.
 // SIGTERM/SIGINT: stop accepting, let in-flight checkpoints finish within
 // shutdown-timeout, abandon the rest (never tearing the store), exit 0.
+// Under systemd (Type=notify, server/sd_notify.h): READY=1 once the store is
+// recovered and the socket listens, STATUS= lines, STOPPING=1 at shutdown,
+// and WATCHDOG=1 while the pipeline makes progress (server/service_watchdog.h).
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include "cli/json.h"
@@ -18,7 +23,10 @@
 #include "engine/size_parse.h"
 #include "gpu/gpu.h"
 #include "io/file_system.h"
+#include "server/sd_notify.h"
 #include "server/server.h"
+#include "server/service_watchdog.h"
+#include "util/liveness.h"
 
 namespace pccheck {
 namespace {
@@ -38,6 +46,23 @@ std::string ConfigJson(const DaemonConfig& c) {
       .str();
 }
 
+// What `systemctl status` shows while pccheckd runs.
+std::string ServiceStatusLine(size_t sessions, const EngineStats& st) {
+  return "serving " + std::to_string(sessions) + (sessions == 1 ? " session, " : " sessions, ") +
+         std::to_string(st.inflight) + " in flight; " + std::to_string(st.saves_committed) +
+         " committed, " + std::to_string(st.saves_failed) + " failed";
+}
+
+constexpr char kStopping[] = "stopping: letting checkpoints in flight commit";
+
+// Without a watchdog, stalls are still reported in STATUS= after this long.
+constexpr uint64_t kStallReportUs = 60'000'000;
+
+void Tell(const ServiceNotifier& notifier, const std::string& state) {
+  Status s = notifier.Notify(state);
+  if (!s.ok()) spdlog::warn("telling systemd: {}", s.ToString());
+}
+
 int Run(const DaemonConfig& config) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("pccheckd"));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
@@ -55,6 +80,14 @@ int Run(const DaemonConfig& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  const ServiceNotifier notifier = ServiceNotifier::FromEnvironment();
+  if (notifier.enabled()) {
+    spdlog::info("service manager: notify socket {}, watchdog {}", notifier.socket(),
+                 notifier.watchdog_usec() ? std::to_string(notifier.watchdog_usec() / 1000) + " ms"
+                                          : std::string("off"));
+  }
+  Liveness liveness;  // outlives the engine and the server, whose threads report to it
+
   std::string why;
   std::unique_ptr<Gpu> gpu = NewCudaGpu(&why);
   if (!gpu) {
@@ -65,14 +98,16 @@ int Run(const DaemonConfig& config) {
   }
 
   auto fs = NewPosixFileSystem();
-  auto engine = Engine::Open(config.engine, fs.get(), gpu.get());
+  auto engine = Engine::Open(config.engine, fs.get(), gpu.get(), &DefaultClock(), &liveness);
   if (!engine.ok()) {
     spdlog::critical("cannot open the store: {}", engine.status().ToString());
+    Tell(notifier, "STATUS=cannot open the store: " + engine.status().ToString());
     return 1;
   }
   Status dir = fs->CreateDirs(DirName(config.socket));
   if (!dir.ok()) {
     spdlog::critical("cannot create the socket directory: {}", dir.ToString());
+    Tell(notifier, "STATUS=cannot create the socket directory: " + dir.ToString());
     return 1;
   }
 
@@ -85,23 +120,46 @@ int Run(const DaemonConfig& config) {
   so.limits.blob_slots = static_cast<uint32_t>(config.engine.max_inflight) + 2;
   so.config_summary_json = ConfigJson(config);
   so.gpu = gpu.get();
+  so.liveness = &liveness;
   auto server = Server::Start(so, engine->get(), gpu->DeviceCount() ? gpu->Describe() : "none");
   if (!server.ok()) {
     spdlog::critical("{}", server.status().ToString());
+    Tell(notifier, "STATUS=" + server.status().ToString());
     return 1;
   }
+  Server* const srv = server->get();
+  Engine* const eng = engine->get();
 
+  std::atomic<bool> stopping{false};
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    (*server)->Stop();
+    stopping = true;
+    Tell(notifier, std::string("STOPPING=1\nSTATUS=") + kStopping);
+    srv->Stop();
   });
+
+  // The store is recovered (Engine::Open) and the socket listens (Server::Start).
   spdlog::info("ready");
-  (*server)->Run();
+  Tell(notifier, "READY=1\nSTATUS=" + ServiceStatusLine(0, eng->Stats()));
+  std::unique_ptr<ServiceWatchdog> watchdog;
+  if (notifier.enabled()) {
+    const uint64_t stall_us = notifier.watchdog_usec() ? notifier.watchdog_usec() : kStallReportUs;
+    auto stalled = [&liveness, stall_us] { return liveness.Stalled(stall_us); };
+    auto status = [srv, eng, &stopping] {
+      std::string line = ServiceStatusLine(srv->Sessions().size(), eng->Stats());
+      return stopping ? std::string(kStopping) + " (" + line + ")" : line;
+    };
+    watchdog =
+        std::make_unique<ServiceWatchdog>(WatchdogTicker(&notifier, {stalled, status}),
+                                          ServiceWatchdog::PeriodFor(notifier.watchdog_usec()));
+  }
+  srv->Run();
   // Wake the signal thread if Run ended on its own.
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
+  watchdog.reset();  // its probe asks the server, which goes next
   server.value().reset();
   (*engine)->Shutdown(uint64_t{config.shutdown_timeout_s} * 1'000'000);
   auto st = (*engine)->Stats();

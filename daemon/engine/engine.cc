@@ -154,7 +154,7 @@ Engine::Engine(const EngineOptions& options, FileSystem* fs, Gpu* gpu, const Clo
 Engine::~Engine() { Shutdown(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileSystem* fs,
-                                             Gpu* gpu, const Clock* clock) {
+                                             Gpu* gpu, const Clock* clock, Liveness* liveness) {
   PCC_RETURN_IF_ERROR(options.Validate());
   if (options.read_only) {
     if (!fs->Exists(options.root)) {
@@ -182,7 +182,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileS
   PCC_ASSIGN_OR_RETURN(engine->pool_,
                        ChunkPool::Create(gpu, options.pool_bytes, options.chunk_bytes));
   engine->pipeline_ =
-      std::make_unique<Pipeline>(engine->options_, fs, gpu, engine->pool_.get());
+      std::make_unique<Pipeline>(engine->options_, fs, gpu, engine->pool_.get(), liveness);
   return engine;
 }
 

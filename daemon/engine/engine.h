@@ -27,6 +27,7 @@
 #include "io/file_system.h"
 #include "proto/manifest.h"
 #include "util/clock.h"
+#include "util/liveness.h"
 #include "util/status.h"
 
 namespace pccheck {
@@ -188,9 +189,12 @@ class Engine {
  public:
   // Opens the store root (creating it), recovers every job/rank store found in
   // it (incomplete slots cleaned, committed ones untouched), allocates the pool
-  // and starts the threads. fs, gpu and clock must outlive the engine.
+  // and starts the threads. fs, gpu and clock must outlive the engine; so
+  // must liveness, where the pipeline's threads report their progress (null:
+  // not watched; see util/liveness.h).
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options, FileSystem* fs,
-                                              Gpu* gpu, const Clock* clock = &DefaultClock());
+                                              Gpu* gpu, const Clock* clock = &DefaultClock(),
+                                              Liveness* liveness = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

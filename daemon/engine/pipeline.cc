@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "engine/commit.h"
 #include "engine/restore.h"
@@ -46,11 +48,19 @@ Status Checkpoint::Error() {
   return error;
 }
 
-Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool)
+Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
+                   Liveness* liveness)
     : options_(options), fs_(fs), gpu_(gpu), pool_(pool) {
-  threads_.emplace_back([this] { CopyLoop(); });
-  for (int i = 0; i < options_.writers; ++i) threads_.emplace_back([this] { WriterLoop(); });
-  threads_.emplace_back([this] { CommitLoop(); });
+  auto watch = [liveness](std::string name) {
+    return liveness ? liveness->Add(std::move(name)) : Liveness::Worker();
+  };
+  threads_.emplace_back([this, w = watch("copy thread")]() mutable { CopyLoop(std::move(w)); });
+  for (int i = 0; i < options_.writers; ++i) {
+    threads_.emplace_back([this, w = watch("writer " + std::to_string(i + 1))]() mutable {
+      WriterLoop(std::move(w));
+    });
+  }
+  threads_.emplace_back([this, w = watch("commit thread")]() mutable { CommitLoop(std::move(w)); });
 }
 
 Pipeline::~Pipeline() { Stop(0); }
@@ -114,9 +124,10 @@ void Pipeline::Stop(uint64_t deadline_us) {
   threads_.clear();
 }
 
-void Pipeline::CopyLoop() {
+void Pipeline::CopyLoop(Liveness::Worker live) {
   for (;;) {
     std::shared_ptr<Checkpoint> ckpt;
+    live.Park();
     {
       std::unique_lock lock(mu_);
       copy_cv_.wait(lock, [&] { return stopping_ || !copy_queue_.empty(); });
@@ -124,6 +135,7 @@ void Pipeline::CopyLoop() {
       ckpt = std::move(copy_queue_.front());
       copy_queue_.pop_front();
     }
+    live.Busy("starting a save");
     Checkpoint& c = *ckpt;
     if (c.chunks == 0) {
       QueuedAll(c);
@@ -132,18 +144,21 @@ void Pipeline::CopyLoop() {
       continue;
     }
     for (const GpuEventRef& e : c.request.wait_before_copy) {
-      Status s = AwaitReady(c, e);
+      Status s = AwaitReady(c, e, live);
+      live.Busy("making the copy stream wait for the trainer");
       if (s.ok() && !c.cancelled) s = gpu_->StreamWaitEvent(e.device, e.event);
       if (!s.ok()) c.Fail(s.Annotate("waiting for the trainer's ready event"));
     }
     const uint64_t chunk = options_.chunk_bytes;
     uint64_t queued = 0;
     for (uint64_t i = 0; i < c.chunks; ++i) {
+      live.Park();  // the pool refills as writers finish; they are watched
       uint8_t* buf = nullptr;
       if (!c.cancelled) {
         StageTimer t(&counters_.pool_wait_us);
         buf = pool_->Acquire([&] { return c.cancelled.load() || abandon_.load(); });
       }
+      live.Busy("copying a chunk");
       if (buf == nullptr) {
         if (!c.cancelled) c.Fail(Status::Aborted("abandoned: the engine is shutting down"));
         ChunkCopied(c, c.chunks - i);
@@ -172,6 +187,7 @@ void Pipeline::CopyLoop() {
       write_cv_.notify_one();
       ++queued;
     }
+    live.Busy("recording the snapshot-done events");
     if (queued == c.chunks && !c.cancelled) QueuedAll(c);
   }
 }
@@ -180,9 +196,12 @@ void Pipeline::CopyLoop() {
 // event, and a copy stream made to wait on it would hold every later copy on
 // that device for good. So the copy thread watches the event first, and a
 // save cancelled meanwhile (its session ended) stops waiting. The stream wait
-// that follows keeps the GPU's own ordering guarantee.
-Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e) {
+// that follows keeps the GPU's own ordering guarantee. Each poll is a step of
+// its own for the watchdog: a trainer slow to reach its ready point is not
+// the daemon hanging; a query that never returns is.
+Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e, Liveness::Worker& live) {
   for (int polls = 0; !c.cancelled && !abandon_; ++polls) {
+    live.Busy("polling the trainer's ready event");
     PCC_ASSIGN_OR_RETURN(bool done, gpu_->EventDone(e.device, e.event));
     if (done) return Status::Ok();
     if (polls < 1000) {
@@ -248,9 +267,10 @@ Status Pipeline::FillChunk(Checkpoint& c, uint64_t index, uint8_t* buf, uint64_t
   return status;
 }
 
-void Pipeline::WriterLoop() {
+void Pipeline::WriterLoop(Liveness::Worker live) {
   for (;;) {
     WriteTask task;
+    live.Park();
     {
       std::unique_lock lock(mu_);
       write_cv_.wait(lock, [&] { return stopping_ || !write_queue_.empty(); });
@@ -258,6 +278,7 @@ void Pipeline::WriterLoop() {
       task = std::move(write_queue_.front());
       write_queue_.pop_front();
     }
+    live.Busy("waiting for a chunk's copy to the host");
     Checkpoint& c = *task.ckpt;
     Status s;
     if (!task.fences.empty()) {
@@ -273,6 +294,7 @@ void Pipeline::WriterLoop() {
       ChunkCopied(c, 1);
     }
     if (!c.cancelled) {
+      live.Busy("checksumming and writing a chunk");
       {
         StageTimer t(&counters_.crc_us);
         c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
@@ -312,9 +334,10 @@ void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n
   commit_cv_.notify_one();
 }
 
-void Pipeline::CommitLoop() {
+void Pipeline::CommitLoop(Liveness::Worker live) {
   for (;;) {
     std::shared_ptr<Checkpoint> ckpt;
+    live.Park();
     {
       std::unique_lock lock(mu_);
       commit_cv_.wait(lock, [&] { return stopping_ || !commit_queue_.empty(); });
@@ -322,6 +345,7 @@ void Pipeline::CommitLoop() {
       ckpt = std::move(commit_queue_.front());
       commit_queue_.pop_front();
     }
+    live.Busy("committing a save (data sync, manifest, latest)");
     Finalize(ckpt);
   }
 }

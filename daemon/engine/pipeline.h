@@ -9,7 +9,8 @@
 //                   protocol (commit.h) and acknowledges
 //
 // Copies of chunk i+1 overlap writes of chunk i, and several saves overlap
-// each other. Internal to the engine.
+// each other. Each thread reports to Liveness (util/liveness.h) when it
+// parks and when it starts a bounded step. Internal to the engine.
 #pragma once
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include "engine/chunk_pool.h"
 #include "engine/engine.h"
 #include "engine/slot_store.h"
+#include "util/liveness.h"
 
 namespace pccheck {
 
@@ -61,7 +63,9 @@ struct EngineCounters {
 
 class Pipeline {
  public:
-  Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool);
+  // liveness (may be null: not watched) must outlive the pipeline.
+  Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
+           Liveness* liveness = nullptr);
   ~Pipeline();  // Stop(0) if not stopped
 
   // Queues a save whose slot is reserved and data file open.
@@ -91,15 +95,15 @@ class Pipeline {
     bool copied = false;  // counted as copied by the copy thread (no fences)
   };
 
-  void CopyLoop();
-  void WriterLoop();
-  void CommitLoop();
+  void CopyLoop(Liveness::Worker live);
+  void WriterLoop(Liveness::Worker live);
+  void CommitLoop(Liveness::Worker live);
   // Copies chunk `index` of ckpt into buf; appends the fences to wait for.
   Status FillChunk(Checkpoint& ckpt, uint64_t index, uint8_t* buf, uint64_t len,
                    std::vector<Fence>* fences);
   // Returns once the trainer's ready event `e` completed, or the save was
   // cancelled or abandoned (the caller checks which).
-  Status AwaitReady(Checkpoint& ckpt, const GpuEventRef& e);
+  Status AwaitReady(Checkpoint& ckpt, const GpuEventRef& e, Liveness::Worker& live);
   // Records the save's snapshot-done events once its last copy is queued.
   void QueuedAll(Checkpoint& ckpt);
   void ChunkCopied(Checkpoint& ckpt, uint64_t n);

@@ -43,7 +43,11 @@ void Server::Stop() {
 
 void Server::Run() {
   spdlog::info("listening on {}", options_.socket);
+  Liveness::Worker live =
+      options_.liveness ? options_.liveness->Add("accept loop") : Liveness::Worker();
   while (!stopping_) {
+    // A turn waits at most a second for a client, then reaps and accepts.
+    live.Busy("serving the listening socket");
     pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
     int n = ::poll(fds, 2, 1000);
     Reap(false);
@@ -65,6 +69,7 @@ void Server::Run() {
     raw->thread = std::thread(
         [this, raw, s = std::move(sock).value()]() mutable { ServeConnection(raw, std::move(s)); });
   }
+  live.Park();
   spdlog::info("no longer accepting clients on {}", options_.socket);
   ::unlink(options_.socket.c_str());
   {
@@ -186,14 +191,17 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
   finish();
 }
 
-std::string Server::StatusJson() {
+std::vector<SessionInfo> Server::Sessions() {
   std::vector<SessionInfo> sessions;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& c : conns_) {
-      if (c->session && !c->done) sessions.push_back(c->session->Info());
-    }
+  std::lock_guard lock(mu_);
+  for (auto& c : conns_) {
+    if (c->session && !c->done) sessions.push_back(c->session->Info());
   }
+  return sessions;
+}
+
+std::string Server::StatusJson() {
+  std::vector<SessionInfo> sessions = Sessions();
   StatusView v;
   v.version = PCCHECK_VERSION;
   v.uptime_s = clock_->WallSeconds() - started_at_;

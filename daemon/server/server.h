@@ -20,6 +20,7 @@
 #include "proto/socket.h"
 #include "server/session.h"
 #include "util/clock.h"
+#include "util/liveness.h"
 
 namespace pccheck {
 
@@ -33,6 +34,9 @@ struct ServerOptions {
   // host tensors only. Must outlive the server and the engine's saves.
   Gpu* gpu = nullptr;
   std::string config_summary_json;  // shown under "config" in status
+  // Where the accept loop reports each turn (util/liveness.h); null: not
+  // watched. Must outlive Run().
+  Liveness* liveness = nullptr;
 };
 
 class Server {
@@ -47,6 +51,8 @@ class Server {
   void Run();
   void Stop();
   std::string StatusJson();
+  // The connected clients (sessions past their handshake).
+  std::vector<SessionInfo> Sessions();
 
  private:
   struct Conn {
