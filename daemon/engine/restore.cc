@@ -1,12 +1,9 @@
 #include "engine/restore.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
-#include "proto/crc32c.h"
+#include "store/chunk_reader.h"
 
 namespace pccheck {
 
@@ -35,26 +32,22 @@ Status CheckDests(const Manifest& m, const std::map<std::string, TensorDest>& de
 // Copies the part of chunk [start, start+len) that belongs to each wanted tensor.
 Status Scatter(Gpu* gpu, const Manifest& m, const std::map<std::string, TensorDest>& dests,
                const uint8_t* buf, uint64_t start, uint64_t len) {
-  auto it = std::partition_point(m.tensors.begin(), m.tensors.end(), [&](const TensorEntry& t) {
-    return t.offset + t.bytes <= start;
-  });
   std::vector<int> devices;
-  for (; it != m.tensors.end() && it->offset < start + len; ++it) {
-    auto d = dests.find(it->name);
-    if (d == dests.end()) continue;
-    const uint64_t from = std::max(start, it->offset);
-    const uint64_t to = std::min(start + len, it->offset + it->bytes);
-    if (from >= to) continue;
-    uint8_t* dst = static_cast<uint8_t*>(d->second.data) + (from - it->offset);
-    if (d->second.device == kHostDevice) {
-      std::memcpy(dst, buf + (from - start), to - from);
-    } else {
-      PCC_RETURN_IF_ERROR(gpu->CopyToDevice(d->second.device, dst, buf + (from - start), to - from));
-      if (std::find(devices.begin(), devices.end(), d->second.device) == devices.end()) {
-        devices.push_back(d->second.device);
-      }
-    }
-  }
+  PCC_RETURN_IF_ERROR(ForEachTensorPiece(
+      m, start, buf, len,
+      [&](size_t i, uint64_t into, const uint8_t* src, uint64_t n) -> Status {
+        auto d = dests.find(m.tensors[i].name);
+        if (d == dests.end()) return Status::Ok();
+        uint8_t* dst = static_cast<uint8_t*>(d->second.data) + into;
+        if (d->second.device == kHostDevice) {
+          std::memcpy(dst, src, n);
+          return Status::Ok();
+        }
+        if (std::find(devices.begin(), devices.end(), d->second.device) == devices.end()) {
+          devices.push_back(d->second.device);
+        }
+        return gpu->CopyToDevice(d->second.device, dst, src, n);
+      }));
   // The buffer is reused for the next chunk: wait for the copies out of it.
   for (int dev : devices) {
     PCC_ASSIGN_OR_RETURN(Fence f, gpu->Record(dev));
@@ -66,53 +59,18 @@ Status Scatter(Gpu* gpu, const Manifest& m, const std::map<std::string, TensorDe
 Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const Manifest& m,
                       const std::map<std::string, TensorDest>& dests, int threads) {
   PCC_RETURN_IF_ERROR(CheckDests(m, dests));
-  const uint64_t chunks = m.chunk_count();
-  if (chunks == 0) return Status::Ok();
-  OpenOptions oo;
-  oo.direct = true;
-  PCC_ASSIGN_OR_RETURN(auto file, fs->Open(path, oo));
-  std::atomic<uint64_t> next{0};
-  std::mutex mu;
-  Status first;
-  auto fail = [&](const Status& s) {
-    std::lock_guard lock(mu);
-    if (first.ok()) first = s;
-    next = chunks;  // the others stop at their next chunk
-  };
-  auto worker = [&] {
-    bool locked = false;
-    auto mem = gpu->AllocHost(m.chunk_bytes, &locked);
-    if (!mem.ok()) return fail(mem.status());
-    uint8_t* buf = static_cast<uint8_t*>(mem.value());
-    for (uint64_t i; (i = next++) < chunks;) {
-      const uint64_t start = i * m.chunk_bytes;
-      const uint64_t len = std::min(m.chunk_bytes, m.data_bytes - start);
-      size_t got = 0;
-      Status s = file->ReadAt(buf, AlignUp(len, kDirectAlign), start, &got);
-      if (s.ok() && got < len) {
-        s = Status::Corruption(path + " ends at byte " + std::to_string(start + got) +
-                               " but the manifest of step " + std::to_string(m.step) +
-                               " needs " + std::to_string(m.data_bytes));
-      }
-      if (s.ok() && Crc32c(buf, len) != m.chunk_crcs[i]) {
-        s = Status::Corruption("checksum mismatch in chunk " + std::to_string(i) + " of step " +
-                               std::to_string(m.step) + " (" + path + ", bytes " +
-                               std::to_string(start) + ".." + std::to_string(start + len) + ")");
-      }
-      if (s.ok()) s = Scatter(gpu, m, dests, buf, start, len);
-      if (!s.ok()) {
-        fail(s);
-        break;
-      }
-    }
-    gpu->FreeHost(buf, m.chunk_bytes);
-  };
-  const int n = static_cast<int>(std::min<uint64_t>(std::max(threads, 1), chunks));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  return first;
+  // Page-locked buffers: copies out of them to a device are fastest.
+  const ChunkBuffers pinned{[gpu](uint64_t bytes) -> Result<void*> {
+                              bool locked = false;
+                              return gpu->AllocHost(bytes, &locked);
+                            },
+                            [gpu](void* p, uint64_t bytes) { gpu->FreeHost(p, bytes); }};
+  return ReadVerifiedChunks(
+      fs, path, m, threads,
+      [&](uint64_t start, const uint8_t* buf, uint64_t len) {
+        return Scatter(gpu, m, dests, buf, start, len);
+      },
+      &pinned);
 }
 
 }  // namespace
