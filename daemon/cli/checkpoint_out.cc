@@ -37,6 +37,14 @@ class ProgressSink : public CheckpointSink {
   uint64_t total_ = 0;
 };
 
+JsonObject TensorFields(const TensorEntry& t) {
+  return JsonObject()
+      .Add("name", t.name)
+      .Add("dtype", t.dtype)
+      .Raw("shape", JsonShape(t.shape))
+      .Add("bytes", t.bytes);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(FileSystem* fs, std::string path, std::unique_ptr<File> file)
@@ -101,12 +109,15 @@ JsonObject CheckpointFields(const Manifest& m) {
       .Add("wall_time", m.wall_time);
 }
 
-JsonObject TensorFields(const TensorEntry& t) {
-  return JsonObject()
-      .Add("name", t.name)
-      .Add("dtype", t.dtype)
-      .Raw("shape", JsonShape(t.shape))
-      .Add("bytes", t.bytes);
+std::string TensorTableJson(const Manifest& m,
+                            const std::function<void(size_t i, JsonObject& fields)>& extra) {
+  std::string out = "[";
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    JsonObject fields = TensorFields(m.tensors[i]);
+    extra(i, fields);
+    out += (i ? ",\n  " : "\n  ") + fields.str();
+  }
+  return out + "]";
 }
 
 std::string JsonStrings(const std::vector<std::string>& items) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,9 +47,12 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
 std::string Base64(std::string_view bytes);
 
 // The fields every description of a checkpoint carries: job, rank, step,
-// wall_time; and of a tensor: name, dtype, shape, bytes. Callers add theirs.
+// wall_time. Callers add theirs.
 JsonObject CheckpointFields(const Manifest& m);
-JsonObject TensorFields(const TensorEntry& t);
+// m's tensor table as a JSON array, one object a line: name, dtype, shape and
+// bytes of each tensor, plus what extra(i, fields) adds for tensor i.
+std::string TensorTableJson(const Manifest& m,
+                            const std::function<void(size_t i, JsonObject& fields)>& extra);
 // ["a","b"]
 std::string JsonStrings(const std::vector<std::string>& items);
 

@@ -34,12 +34,8 @@ std::map<std::string, std::string> SafetensorsMetadata(const Manifest& m) {
 
 // FILE.json of the raw format.
 std::string RawIndex(const Manifest& m) {
-  std::string tensors = "[";
-  for (size_t i = 0; i < m.tensors.size(); ++i) {
-    tensors += (i ? ",\n  " : "\n  ") +
-               TensorFields(m.tensors[i]).Add("offset", m.tensors[i].offset).str();
-  }
-  tensors += "]";
+  const std::string tensors = TensorTableJson(
+      m, [&](size_t i, JsonObject& fields) { fields.Add("offset", m.tensors[i].offset); });
   return CheckpointFields(m)
              .Add("format", "pccheck-raw")
              .Add("version", kRawFormatVersion)

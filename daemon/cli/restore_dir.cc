@@ -112,12 +112,8 @@ class DirectorySink : public CheckpointSink {
 
  private:
   std::string Index() const {
-    std::string tensors = "[";
-    for (size_t i = 0; i < manifest_.tensors.size(); ++i) {
-      tensors +=
-          (i ? ",\n  " : "\n  ") + TensorFields(manifest_.tensors[i]).Add("file", files_[i]).str();
-    }
-    tensors += "]";
+    const std::string tensors = TensorTableJson(
+        manifest_, [&](size_t i, JsonObject& fields) { fields.Add("file", files_[i]); });
     const std::string blob =
         JsonObject().Add("file", kBlob).Add("bytes", manifest_.user_blob.size()).str();
     return CheckpointFields(manifest_)

@@ -129,7 +129,12 @@ Result<ReadResult> ReadStoredCheckpoint(FileSystem* fs, const ReadRequest& req,
         result.checkpoint = *c;
         return result;
       }
-      if (req.step || s.code() != Code::kCorruption) return s;
+      if (s.code() != Code::kCorruption) return s;
+      if (req.step) {
+        return Status::Corruption(s.message() + "; step " + std::to_string(*req.step) +
+                                  " is damaged: read another step, or none for the newest "
+                                  "that verifies");
+      }
       result.skipped.push_back("step " + std::to_string(c->manifest.step) + ": " + s.message());
     }
     if (!recycled) {

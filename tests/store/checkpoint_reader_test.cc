@@ -13,6 +13,7 @@
 #include "../engine/engine_fixture.h"
 #include "catch.h"
 #include "store/store_paths.h"
+#include "stream_check.h"
 
 namespace pccheck::testing {
 namespace {
@@ -58,15 +59,7 @@ struct Store {
     const Manifest& m = r->checkpoint.manifest;
     CHECK(m.step == expect);
     CHECK(m.user_blob == "blob of step " + std::to_string(expect));
-    const TensorSet& want = saved.at(expect);
-    REQUIRE(m.tensors.size() == want.data.size());
-    for (size_t i = 0; i < want.data.size(); ++i) {
-      const TensorEntry& t = m.tensors[i];
-      CHECK(t.name == want.names[i]);
-      std::vector<uint8_t> got(sink.data().begin() + t.offset,
-                               sink.data().begin() + t.offset + t.bytes);
-      CHECK(got == want.data[i]);
-    }
+    CheckStream(sink, m, saved.at(expect));
     return std::move(r).value();
   }
 };
@@ -79,16 +72,6 @@ std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> Sna
     out[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0, e.last_write_time()};
   }
   return out;
-}
-
-void FlipByte(const std::string& path, off_t offset) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char c = 0;
-  REQUIRE(::pread(fd, &c, 1, offset) == 1);
-  c ^= 0x40;
-  REQUIRE(::pwrite(fd, &c, 1, offset) == 1);
-  ::close(fd);
 }
 
 // The data file holding `step` in the ring.

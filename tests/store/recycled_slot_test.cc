@@ -8,6 +8,7 @@
 #include "catch.h"
 #include "store/checkpoint_reader.h"
 #include "store/store_paths.h"
+#include "stream_check.h"
 
 namespace pccheck::testing {
 namespace {
@@ -72,14 +73,8 @@ struct Writer {
     return r;
   }
   void CheckHolds(const MemorySink& sink, const Manifest& m, uint64_t step) {
-    const TensorSet& want = saved.at(step);
-    REQUIRE(m.step == step);
-    for (size_t i = 0; i < want.data.size(); ++i) {
-      const TensorEntry& t = m.tensors[i];
-      std::vector<uint8_t> got(sink.data().begin() + t.offset,
-                               sink.data().begin() + t.offset + t.bytes);
-      CHECK(got == want.data[i]);
-    }
+    CHECK(m.step == step);
+    CheckStream(sink, m, saved.at(step));
   }
 };
 
