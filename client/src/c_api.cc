@@ -4,12 +4,13 @@
 #include <cstring>
 #include <exception>
 
-#include "errors.h"
+#include "c_guard.h"
 #include "pccheck.h"
 #include "pccheck/client.h"
 
 using pccheck::Code;
 using pccheck::Status;
+using pccheck::capi::Guard;
 
 struct pccheck_client {
   std::unique_ptr<pccheck::Client> client;
@@ -31,29 +32,6 @@ static_assert(PCCHECK_PENDING == static_cast<int>(pccheck::SaveState::kPending))
 static_assert(PCCHECK_SNAPSHOT_DONE == static_cast<int>(pccheck::SaveState::kSnapshotDone));
 static_assert(PCCHECK_COMMITTED == static_cast<int>(pccheck::SaveState::kCommitted));
 static_assert(PCCHECK_FAILED == static_cast<int>(pccheck::SaveState::kFailed));
-
-int Report(const Status& s, char** errptr) {
-  if (s.ok()) return PCCHECK_OK;
-  if (errptr != nullptr) {
-    std::free(*errptr);
-    *errptr = strdup(s.ToString().c_str());
-  }
-  if (pccheck::client::IsTimeout(s)) return PCCHECK_ETIMEOUT;
-  return static_cast<int>(s.code());
-}
-
-// Runs f (which returns a Status) and reports it; exceptions (bad_alloc)
-// become PCCHECK_EINTERNAL.
-template <typename F>
-int Guard(char** errptr, F&& f) {
-  try {
-    return Report(f(), errptr);
-  } catch (const std::exception& e) {
-    return Report(Status::Internal(std::string("libpccheck: ") + e.what()), errptr);
-  } catch (...) {
-    return Report(Status::Internal("libpccheck: unknown exception"), errptr);
-  }
-}
 
 Status NoClient() { return Status::InvalidArgument("pccheck_client is NULL"); }
 

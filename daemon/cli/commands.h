@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pccheck::cli {
@@ -76,5 +77,36 @@ struct VerifyOptions {
 // Re-reads every committed checkpoint and checks every chunk. Succeeds only
 // when every `latest` checkpoint verifies; names each problem it finds.
 int RunVerify(const VerifyOptions& options);
+
+// Which checkpoint export and restore read: straight from the store, without
+// a daemon (safe beside a running one), every chunk verified.
+struct ReadTarget {
+  std::string root;  // an existing store directory
+  std::string job;
+  uint32_t rank = 0;
+  std::optional<uint64_t> step;  // none: the newest committed that verifies
+};
+
+struct ExportOptions {
+  ReadTarget from;
+  std::string format;  // "safetensors" or "raw" (docs/export.md)
+  std::string out;     // FILE; raw also writes FILE.json
+  bool json = false;   // print a JSON summary instead of a sentence and a progress bar
+};
+
+// Writes the checkpoint to one file: safetensors, or the raw data stream plus
+// FILE.json (tensor table, step, user blob). Written as FILE.tmp, synced and
+// renamed: FILE is never half written.
+int RunExport(const ExportOptions& options);
+
+struct RestoreOptions {
+  ReadTarget from;
+  std::string out;     // a directory: created, or empty unless force
+  bool force = false;  // write into a non-empty directory
+};
+
+// Writes the checkpoint as a directory: one file per tensor, user_blob.bin,
+// and index.json last (a directory without it is incomplete).
+int RunRestore(const RestoreOptions& options);
 
 }  // namespace pccheck::cli

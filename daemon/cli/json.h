@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pccheck::cli {
 
@@ -43,6 +44,13 @@ inline std::string JsonString(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+// A tensor shape as a JSON array: "[2,3]".
+inline std::string JsonShape(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
+  return out + "]";
 }
 
 // Builds {"key": value, ...} field by field.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/export_restore_args.h"
 #include "engine/size_parse.h"
 #include "pccheck/client.h"
 
@@ -26,6 +27,8 @@ constexpr const char* kExamples = R"(Examples:
   pccheck status --json --watch 2
   pccheck list --root /mnt/nvme/ckpt
   pccheck verify --root /mnt/nvme/ckpt
+  pccheck export --root /mnt/nvme/ckpt --job gpt2 --format safetensors --out gpt2.safetensors
+  pccheck restore --root /mnt/nvme/ckpt --job gpt2 --step 1000 --out /tmp/gpt2-step1000
 
 Sizes are bytes, or a number with K, M, G or T (powers of 1024; KiB/KB, MiB/MB... also
 accepted): 4096, 64M, 1GiB. Run `pccheck COMMAND --help` for a command's options.
@@ -205,6 +208,10 @@ int Main(int argc, char** argv) {
   CLI::App* status_cmd = AddStatus(app, &status);
   CLI::App* list_cmd = AddList(app, &list);
   CLI::App* verify_cmd = AddVerify(app, &verify);
+  ExportOptions export_options;
+  RestoreOptions restore_options;
+  CLI::App* export_cmd = AddExport(app, &export_options);
+  CLI::App* restore_cmd = AddRestore(app, &restore_options);
 
   try {
     app.parse(argc, argv);
@@ -229,6 +236,8 @@ int Main(int argc, char** argv) {
   if (*status_cmd) return RunStatus(status);
   if (*list_cmd) return RunList(list);
   if (*verify_cmd) return RunVerify(verify);
+  if (*export_cmd) return RunExport(export_options);
+  if (*restore_cmd) return RunRestore(restore_options);
   return kExitUsage;  // unreachable: require_subcommand(1)
 }
 

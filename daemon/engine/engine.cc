@@ -171,12 +171,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileS
     if (!job.is_dir || !ValidateJobName(job.name).ok()) continue;
     PCC_ASSIGN_OR_RETURN(auto ranks, fs->List(JoinPath(options.root, job.name)));
     for (const auto& r : ranks) {
-      uint32_t rank = 0;
-      if (!r.is_dir || std::sscanf(r.name.c_str(), "rank-%u", &rank) != 1 ||
-          r.name != "rank-" + std::to_string(rank)) {
-        continue;
-      }
-      PCC_RETURN_IF_ERROR(engine->StoreFor(job.name, rank, false).status());
+      auto rank = ParseRankDirName(r.name);
+      if (!r.is_dir || !rank) continue;
+      PCC_RETURN_IF_ERROR(engine->StoreFor(job.name, *rank, false).status());
     }
   }
   PCC_ASSIGN_OR_RETURN(engine->pool_,

@@ -3,28 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
-#include "proto/crc32c.h"
+#include "store/rank_scan.h"
+#include "store/store_paths.h"
 
 namespace pccheck {
 
 namespace {
-
-// Parses "slot-<K>.<suffix>"; returns K.
-std::optional<uint32_t> ParseSlotName(const std::string& name, const std::string& suffix) {
-  const std::string prefix = "slot-";
-  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return std::nullopt;
-  }
-  uint32_t k = 0;
-  const char* b = name.data() + prefix.size();
-  const char* e = name.data() + name.size() - suffix.size();
-  auto [p, ec] = std::from_chars(b, e, k);
-  if (ec != std::errc() || p != e || k > 4096) return std::nullopt;
-  return k;
-}
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -32,38 +17,20 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-Status ValidateJobName(const std::string& job) {
-  bool ok = !job.empty() && job.size() <= 128 && job[0] != '.';
-  for (char c : job) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '_' || c == '-');
-  }
-  if (!ok) {
-    return Status::InvalidArgument("job name '" + job +
-                                   "' is not 1-128 characters of letters, digits, '.', '_' or '-' "
-                                   "(not starting with '.')");
-  }
-  return Status::Ok();
-}
-
 SlotStore::SlotStore(FileSystem* fs, std::string dir, std::string job, uint32_t rank,
                      uint32_t slots)
     : fs_(fs), dir_(std::move(dir)), job_(std::move(job)), rank_(rank), slots_(slots) {}
 
-std::string SlotStore::DataPath(uint32_t slot) const {
-  return JoinPath(dir_, "slot-" + std::to_string(slot) + ".data");
-}
-std::string SlotStore::ManifestPath(uint32_t slot) const {
-  return JoinPath(dir_, "slot-" + std::to_string(slot) + ".manifest");
-}
-std::string SlotStore::LatestPath() const { return JoinPath(dir_, "latest"); }
+std::string SlotStore::DataPath(uint32_t slot) const { return SlotDataPath(dir_, slot); }
+std::string SlotStore::ManifestPath(uint32_t slot) const { return SlotManifestPath(dir_, slot); }
+std::string SlotStore::LatestPath() const { return pccheck::LatestPath(dir_); }
 
 Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::string& root,
                                                    const std::string& job, uint32_t rank,
                                                    uint32_t min_slots, bool create,
                                                    bool read_only) {
   PCC_RETURN_IF_ERROR(ValidateJobName(job));
-  std::string dir = JoinPath(JoinPath(root, job), "rank-" + std::to_string(rank));
+  std::string dir = RankDir(root, job, rank);
   if (!fs->Exists(dir)) {
     if (!create) return Status::NotFound("no checkpoints for job " + job + " rank " +
                                          std::to_string(rank) + " under " + root);
@@ -77,74 +44,39 @@ Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::st
 }
 
 Status SlotStore::Recover(bool read_only) {
-  PCC_ASSIGN_OR_RETURN(auto entries, fs_->List(dir_));
-  bool removed = false;
-  std::vector<uint32_t> data_slots;
-  for (const auto& e : entries) {
-    if (e.is_dir) continue;
-    if (EndsWith(e.name, ".tmp")) {
-      if (read_only) continue;
-      PCC_RETURN_IF_ERROR(fs_->Remove(JoinPath(dir_, e.name)));
-      removed = true;
-      continue;
-    }
-    auto k = ParseSlotName(e.name, ".manifest");
-    if (!k) k = ParseSlotName(e.name, ".data");
-    if (k && *k >= slots_.size()) slots_.resize(*k + 1);
-    if (auto d = ParseSlotName(e.name, ".data")) data_slots.push_back(*d);
-  }
-  for (uint32_t k = 0; k < slots_.size(); ++k) {
-    Slot& slot = slots_[k];
-    std::string path = ManifestPath(k);
-    if (!fs_->Exists(path)) continue;
-    auto bytes = fs_->ReadWholeFile(path);
-    if (!bytes.ok()) {
-      slot.damage = bytes.status().message();
-      continue;
-    }
-    auto m = DecodeManifest(bytes.value());
-    if (m.ok() && (m->job != job_ || m->rank != rank_ || m->slot != k)) {
-      m = Status::Corruption("manifest belongs to job " + m->job + " rank " +
-                             std::to_string(m->rank) + " slot " + std::to_string(m->slot));
-    }
-    if (!m.ok()) {
-      slot.damage = m.status().message();
-      spdlog::warn("{}: {}; the slot is not served and will be reused", path, slot.damage);
-      continue;
-    }
+  PCC_ASSIGN_OR_RETURN(RankScan scan, ScanRank(fs_, dir_, job_, rank_));
+  if (scan.slot_count > slots_.size()) slots_.resize(scan.slot_count);
+  for (const auto& c : scan.ring) {
+    Slot& slot = slots_[*c.slot];
     slot.state = State::kCommitted;
-    slot.manifest = std::move(m).value();
-    slot.manifest_crc = ManifestChecksum(bytes.value());
+    slot.manifest = c.manifest;
+    slot.manifest_crc = c.manifest_crc;
   }
-  // A data file without a manifest is a save that never committed.
-  for (uint32_t k : data_slots) {
-    if (slots_[k].state == State::kCommitted || !slots_[k].damage.empty() || read_only) continue;
-    PCC_RETURN_IF_ERROR(fs_->Remove(DataPath(k)));
+  for (const auto& d : scan.damaged) {
+    if (!d.slot) continue;  // under kept/: not a ring slot
+    slots_[*d.slot].damage = d.why;
+    spdlog::warn("{}: {}; the slot is not served and will be reused", d.path, d.why);
+  }
+  if (!scan.latest_problem.empty()) {
+    spdlog::warn("{}: {}; falling back to the newest valid manifest", LatestPath(),
+                 scan.latest_problem);
+  }
+  if (scan.latest) latest_slot_ = *scan.ring[*scan.latest].slot;
+  if (read_only) return Status::Ok();
+
+  // What a crash mid-save leaves: *.tmp files, and data files without a
+  // manifest (saves that never committed).
+  bool removed = false;
+  for (const auto& e : scan.entries) {
+    if (e.is_dir) continue;
+    auto k = ParseSlotName(e.name, ".data");
+    const bool orphan =
+        k && slots_[*k].state != State::kCommitted && slots_[*k].damage.empty();
+    if (!orphan && !EndsWith(e.name, ".tmp")) continue;
+    PCC_RETURN_IF_ERROR(fs_->Remove(JoinPath(dir_, e.name)));
     removed = true;
   }
   if (removed) PCC_RETURN_IF_ERROR(fs_->SyncDir(dir_));
-
-  if (fs_->Exists(LatestPath())) {
-    auto bytes = fs_->ReadWholeFile(LatestPath());
-    auto rec = bytes.ok() ? DecodeLatest(bytes.value()) : Result<LatestRecord>(bytes.status());
-    if (rec.ok() && rec->slot < slots_.size() && slots_[rec->slot].state == State::kCommitted &&
-        slots_[rec->slot].manifest_crc == rec->manifest_crc &&
-        slots_[rec->slot].manifest->step == rec->step) {
-      latest_slot_ = rec->slot;
-    } else {
-      spdlog::warn("{}: {}; falling back to the newest valid manifest", LatestPath(),
-                   rec.ok() ? "points at a slot that does not hold that checkpoint"
-                            : rec.status().message());
-    }
-  }
-  if (!latest_slot_) {
-    for (uint32_t k = 0; k < slots_.size(); ++k) {
-      if (slots_[k].state != State::kCommitted) continue;
-      if (!latest_slot_ || slots_[k].manifest->step > slots_[*latest_slot_].manifest->step) {
-        latest_slot_ = k;
-      }
-    }
-  }
   return Status::Ok();
 }
 

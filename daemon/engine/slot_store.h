@@ -24,12 +24,9 @@
 #include "engine/engine_options.h"
 #include "io/file_system.h"
 #include "proto/manifest.h"
+#include "store/store_paths.h"  // ValidateJobName
 
 namespace pccheck {
-
-// Job names become directory names: 1-128 characters of [A-Za-z0-9._-],
-// not starting with '.'.
-Status ValidateJobName(const std::string& job);
 
 class SlotStore {
  public:

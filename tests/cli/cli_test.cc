@@ -1,7 +1,5 @@
 // Runs the built `pccheck` binary the way a user or a script does, and checks
 // what it prints and how it exits.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,35 +8,15 @@
 #include <vector>
 
 #include "catch.h"
+#include "pccheck_run.h"
 #include "test_util.h"
 
 namespace pccheck {
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
-// Runs `pccheck ARGS`, stdout through a pipe, stderr into a file in `scratch`.
-Run Pccheck(const std::string& args, const testing::TempDir& scratch) {
-  const std::string err_path = scratch.path() + "/stderr.txt";
-  const std::string cmd =
-      Quote(testing::BuildDir() + "/daemon/pccheck") + " " + args + " 2>" + Quote(err_path);
-  Run run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.err = testing::ReadTextFile(err_path);
-  return run;
-}
+using testing::Pccheck;
+using testing::Quote;
+using testing::Run;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;

@@ -1,23 +1,10 @@
 // A flipped byte in a committed checkpoint is detected by verify and by
 // restore, and recovery falls back to the previous checkpoint.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "catch.h"
 #include "engine_fixture.h"
 
 namespace pccheck::testing {
 namespace {
-
-void FlipByte(const std::string& path, off_t offset) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char c = 0;
-  REQUIRE(::pread(fd, &c, 1, offset) == 1);
-  c ^= 0x40;
-  REQUIRE(::pwrite(fd, &c, 1, offset) == 1);
-  ::close(fd);
-}
 
 std::string SlotOf(Engine& engine, uint64_t step) {
   for (const auto& i : engine.List()) {

@@ -1,5 +1,8 @@
 #include "engine_fixture.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "catch.h"
 
 namespace pccheck::testing {
@@ -75,6 +78,16 @@ void CheckRestore(Engine& engine, const TensorSet& expected, std::optional<uint6
     INFO("tensor " << expected.names[i] << " of " << expected.data[i].size() << " bytes");
     CHECK(out.data[i] == expected.data[i]);
   }
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  unsigned char c = 0;
+  REQUIRE(::pread(fd, &c, 1, static_cast<off_t>(offset)) == 1);
+  c ^= 0x40;
+  REQUIRE(::pwrite(fd, &c, 1, static_cast<off_t>(offset)) == 1);
+  ::close(fd);
 }
 
 }  // namespace pccheck::testing

@@ -37,4 +37,7 @@ SaveRequest MakeRequest(const TensorSet& t, uint64_t step, const std::string& jo
 void CheckRestore(Engine& engine, const TensorSet& expected, std::optional<uint64_t> step,
                   uint64_t expect_step, const std::string& job = "job");
 
+// Flips bits of the byte at `offset` of the file (damage for tests to find).
+void FlipByte(const std::string& path, uint64_t offset);
+
 }  // namespace pccheck::testing
