@@ -26,6 +26,9 @@ struct EngineOptions {
   int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
   Policy policy = Policy::kBlock;
   bool direct_io = true;               // O_DIRECT for data files
+  // Retention: a checkpoint whose step is a multiple of keep_every is moved
+  // to kept/ when its ring slot is reused, instead of being overwritten; 0: off.
+  uint64_t keep_every = 0;
   // Inspect a store without changing it (offline tools next to a running
   // daemon): recovery removes nothing and saves are refused.
   bool read_only = false;

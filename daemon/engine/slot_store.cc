@@ -30,6 +30,16 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Committed first, newest step first; damaged last. Stable: a ring slot
+// comes before a kept checkpoint of the same step.
+void SortViews(std::vector<SlotStore::SlotView>& views) {
+  std::stable_sort(views.begin(), views.end(),
+                   [](const SlotStore::SlotView& a, const SlotStore::SlotView& b) {
+                     if (a.committed != b.committed) return a.committed;
+                     return a.committed && a.step > b.step;
+                   });
+}
+
 }  // namespace
 
 Status ValidateJobName(const std::string& job) {
@@ -47,8 +57,13 @@ Status ValidateJobName(const std::string& job) {
 }
 
 SlotStore::SlotStore(FileSystem* fs, std::string dir, std::string job, uint32_t rank,
-                     uint32_t slots)
-    : fs_(fs), dir_(std::move(dir)), job_(std::move(job)), rank_(rank), slots_(slots) {}
+                     uint32_t slots, uint64_t keep_every)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      job_(std::move(job)),
+      rank_(rank),
+      keep_every_(keep_every),
+      slots_(slots) {}
 
 std::string SlotStore::DataPath(uint32_t slot) const {
   return JoinPath(dir_, "slot-" + std::to_string(slot) + ".data");
@@ -61,7 +76,7 @@ std::string SlotStore::LatestPath() const { return JoinPath(dir_, "latest"); }
 Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::string& root,
                                                    const std::string& job, uint32_t rank,
                                                    uint32_t min_slots, bool create,
-                                                   bool read_only) {
+                                                   bool read_only, uint64_t keep_every) {
   PCC_RETURN_IF_ERROR(ValidateJobName(job));
   std::string dir = JoinPath(JoinPath(root, job), "rank-" + std::to_string(rank));
   if (!fs->Exists(dir)) {
@@ -71,7 +86,8 @@ Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::st
     PCC_RETURN_IF_ERROR(fs->SyncDir(JoinPath(root, job)));
     PCC_RETURN_IF_ERROR(fs->SyncDir(root));
   }
-  auto store = std::unique_ptr<SlotStore>(new SlotStore(fs, dir, job, rank, min_slots));
+  auto store =
+      std::unique_ptr<SlotStore>(new SlotStore(fs, dir, job, rank, min_slots, keep_every));
   PCC_RETURN_IF_ERROR(store->Recover(read_only));
   return store;
 }
@@ -116,6 +132,21 @@ Status SlotStore::Recover(bool read_only) {
     slot.manifest = std::move(m).value();
     slot.manifest_crc = ManifestChecksum(bytes.value());
   }
+  PCC_ASSIGN_OR_RETURN(std::vector<uint64_t> orphans, LoadKept(read_only));
+  std::optional<LatestRecord> record;
+  Status record_status;
+  if (fs_->Exists(LatestPath())) {
+    auto bytes = fs_->ReadWholeFile(LatestPath());
+    auto rec = bytes.ok() ? DecodeLatest(bytes.value()) : Result<LatestRecord>(bytes.status());
+    if (rec.ok()) {
+      record = rec.value();
+    } else {
+      record_status = rec.status();
+    }
+  }
+  PCC_RETURN_IF_ERROR(ReconcileKept(
+      read_only, orphans, record ? std::optional<uint32_t>(record->slot) : std::nullopt));
+
   // A data file without a manifest is a save that never committed.
   for (uint32_t k : data_slots) {
     if (slots_[k].state == State::kCommitted || !slots_[k].damage.empty() || read_only) continue;
@@ -124,18 +155,20 @@ Status SlotStore::Recover(bool read_only) {
   }
   if (removed) PCC_RETURN_IF_ERROR(fs_->SyncDir(dir_));
 
-  if (fs_->Exists(LatestPath())) {
-    auto bytes = fs_->ReadWholeFile(LatestPath());
-    auto rec = bytes.ok() ? DecodeLatest(bytes.value()) : Result<LatestRecord>(bytes.status());
-    if (rec.ok() && rec->slot < slots_.size() && slots_[rec->slot].state == State::kCommitted &&
-        slots_[rec->slot].manifest_crc == rec->manifest_crc &&
-        slots_[rec->slot].manifest->step == rec->step) {
-      latest_slot_ = rec->slot;
+  if (record) {
+    const LatestRecord& rec = *record;
+    if (rec.slot < slots_.size() && slots_[rec.slot].state == State::kCommitted &&
+        slots_[rec.slot].manifest_crc == rec.manifest_crc &&
+        slots_[rec.slot].manifest->step == rec.step) {
+      latest_slot_ = rec.slot;
     } else {
-      spdlog::warn("{}: {}; falling back to the newest valid manifest", LatestPath(),
-                   rec.ok() ? "points at a slot that does not hold that checkpoint"
-                            : rec.status().message());
+      spdlog::warn("{}: points at a slot that does not hold that checkpoint; falling back to the "
+                   "newest valid manifest",
+                   LatestPath());
     }
+  } else if (!record_status.ok()) {
+    spdlog::warn("{}: {}; falling back to the newest valid manifest", LatestPath(),
+                 record_status.message());
   }
   if (!latest_slot_) {
     for (uint32_t k = 0; k < slots_.size(); ++k) {
@@ -161,6 +194,8 @@ std::optional<uint32_t> SlotStore::PickSlot() const {
 
 Result<uint32_t> SlotStore::BeginSave(uint64_t step, int max_inflight, Policy policy) {
   uint32_t k;
+  std::optional<Manifest> old;  // the checkpoint the slot held
+  bool retire = false;
   {
     std::unique_lock lock(mu_);
     auto check_step = [&]() -> Status {
@@ -190,14 +225,36 @@ Result<uint32_t> SlotStore::BeginSave(uint64_t step, int max_inflight, Policy po
       pick = static_cast<uint32_t>(slots_.size() - 1);
     }
     k = *pick;
-    slots_[k].state = State::kInflight;
-    slots_[k].manifest.reset();
-    slots_[k].damage.clear();
+    Slot& slot = slots_[k];
+    if (slot.state == State::kCommitted) old = slot.manifest;
+    retire = old && keep_every_ > 0 && old->step % keep_every_ == 0 && kept_.count(old->step) == 0;
+    slot.state = State::kInflight;
+    slot.retiring = retire;  // listed until the move is done
+    if (!retire) slot.manifest.reset();
+    slot.damage.clear();
     ++inflight_;
+  }
+  Status s;
+  if (retire) {
+    s = RetireToKept(k, *old);
+    std::lock_guard lock(mu_);
+    Slot& slot = slots_[k];
+    slot.retiring = false;
+    if (s.ok()) {
+      kept_[old->step] = KeptEntry{old, slot.manifest_crc, ""};
+      slot.manifest.reset();
+      return k;
+    }
+    // Still here (or half moved, which readers and the next try handle).
+    slot.state = State::kCommitted;
+    --inflight_;
+    cv_.notify_all();
+    return s.Annotate("keeping step " + std::to_string(old->step) + " of job " + job_ + " rank " +
+                      std::to_string(rank_) + " in " + KeptDir() + " before reusing slot " +
+                      std::to_string(k));
   }
   // The old manifest goes first, durably: a power loss while the data is being
   // overwritten must not leave an old manifest over new bytes.
-  Status s;
   if (fs_->Exists(ManifestPath(k))) {
     s = fs_->Remove(ManifestPath(k));
     if (s.ok()) s = fs_->SyncDir(dir_);
@@ -248,16 +305,22 @@ std::vector<SlotStore::SlotView> SlotStore::Slots() const {
   std::vector<SlotView> out;
   for (uint32_t k = 0; k < slots_.size(); ++k) {
     const Slot& s = slots_[k];
-    if (s.state == State::kCommitted) {
-      out.push_back({k, true, latest_slot_ == k, "", s.manifest});
+    if (s.state == State::kCommitted || s.retiring) {
+      out.push_back({k, false, true, latest_slot_ == k, s.manifest->step, "", s.manifest,
+                     s.manifest_crc});
     } else if (!s.damage.empty()) {
-      out.push_back({k, false, false, s.damage, std::nullopt});
+      out.push_back({k, false, false, false, 0, s.damage, std::nullopt, 0});
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const SlotView& a, const SlotView& b) {
-    if (a.committed != b.committed) return a.committed;
-    return a.committed && a.manifest->step > b.manifest->step;
-  });
+  SortViews(out);
+  return out;
+}
+
+std::vector<SlotStore::SlotView> SlotStore::Checkpoints() const {
+  std::vector<SlotView> out = Slots();
+  std::vector<SlotView> kept = Kept();
+  out.insert(out.end(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  SortViews(out);
   return out;
 }
 
