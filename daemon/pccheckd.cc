@@ -75,8 +75,8 @@ int Run(const DaemonConfig& config) {
     spdlog::critical("cannot create the store directory: {}", root_dir.ToString());
     return 1;
   }
-  auto store_lock = StoreLock::TryAcquire(
-      config.engine.root, StoreLockHolder{::getpid(), config.socket, "pccheckd"});
+  auto store_lock = StoreLock::TryAcquire(config.engine.root,
+                                          StoreLockHolder{::getpid(), config.socket, "pccheckd"});
   if (!store_lock.ok()) {
     spdlog::critical("cannot start: {}", store_lock.status().message());
     return 1;

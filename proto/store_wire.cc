@@ -62,9 +62,8 @@ std::string Encode(const VerifyProgress& m) {
 }
 
 Result<VerifyProgress> DecodeVerifyProgress(std::string_view b) {
-  return DecodeAll<VerifyProgress>(b, "VerifyProgress", [](Reader& r, VerifyProgress& m) {
-    return r.U64(&m.bytes, "bytes");
-  });
+  return DecodeAll<VerifyProgress>(
+      b, "VerifyProgress", [](Reader& r, VerifyProgress& m) { return r.U64(&m.bytes, "bytes"); });
 }
 
 std::string Encode(const Verified& m) {

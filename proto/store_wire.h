@@ -51,9 +51,9 @@ struct VerifyProgress {
 // failure: kCorruption (damaged), kNotFound, kAborted (superseded or pruned
 // while being read: not damage), ... Its message names the checkpoint.
 struct Verified {
-  uint32_t code = 0;      // a pccheck::Code, kOk included
-  std::string message;    // at most kMaxStringBytes
-  uint64_t bytes = 0;     // bytes checked
+  uint32_t code = 0;    // a pccheck::Code, kOk included
+  std::string message;  // at most kMaxStringBytes
+  uint64_t bytes = 0;   // bytes checked
   bool operator==(const Verified&) const = default;
 };
 
@@ -75,8 +75,8 @@ struct Pruned {
     uint64_t bytes = 0;
     bool operator==(const Entry&) const = default;
   };
-  bool dry_run = false;         // the entries would have been removed
-  std::vector<Entry> removed;   // at most 2^20
+  bool dry_run = false;        // the entries would have been removed
+  std::vector<Entry> removed;  // at most 2^20
   bool operator==(const Pruned&) const = default;
 };
 

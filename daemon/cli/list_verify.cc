@@ -115,8 +115,8 @@ std::string Classify(const Status& s) {
   return "error";
 }
 
-Status Check(const StoreSource& src, std::optional<OfflineStore>& offline,
-             const CheckpointInfo& c, Progress& progress) {
+Status Check(const StoreSource& src, std::optional<OfflineStore>& offline, const CheckpointInfo& c,
+             Progress& progress) {
   if (!IsCommitted(c)) return Status::Corruption(c.state);
   auto add = [&progress](uint64_t n) { progress.Add(n); };
   if (offline) return offline->engine->Verify(c.job, c.rank, c.step, add);
@@ -227,7 +227,8 @@ int RunVerify(const VerifyOptions& o) {
                       Name(out.c) + " is damaged");
     }
   }
-  for (const auto& m : missing) fatal.push_back(m + " has no latest checkpoint: its slots are damaged");
+  for (const auto& m : missing)
+    fatal.push_back(m + " has no latest checkpoint: its slots are damaged");
   const bool ok = fatal.empty();
 
   if (o.json) {

@@ -207,7 +207,8 @@ CLI::App* AddList(CLI::App& app, ListOptions* o) {
 
 CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "verify", "Check every chunk of the latest checkpoints (--all: of every one) against its checksum");
+      "verify",
+      "Check every chunk of the latest checkpoints (--all: of every one) against its checksum");
   AddStore(cmd, &o->root, &o->socket);
   cmd->add_flag("--all", o->all,
                 "Check every committed and kept checkpoint, not only the latest of each job and "

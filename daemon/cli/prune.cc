@@ -24,7 +24,7 @@ namespace {
 int Failed(const Status& s) {
   std::fprintf(stderr, "pccheck prune: %s\n", s.ToString().c_str());
   return s.code() == Code::kNotFound || s.code() == Code::kInvalidArgument ? kExitUsage
-                                                                          : kExitFailed;
+                                                                           : kExitFailed;
 }
 
 Result<wire::Pruned> PruneOffline(const std::string& root, const wire::Prune& request) {
@@ -105,11 +105,12 @@ int RunPrune(const PruneOptions& o) {
     std::printf("%s kept %s rank %u step %llu, %s\n", verb, e.job.c_str(), e.rank,
                 static_cast<unsigned long long>(e.step), FormatSize(e.bytes).c_str());
   }
-  std::printf("%s %zu kept checkpoint%s (%s) through %s; the newest %u of each job and rank "
-              "stay%s\n",
-              verb, pruned->removed.size(),
-              pruned->removed.size() == 1 ? "" : "s", FormatSize(bytes).c_str(), via.c_str(),
-              o.keep, o.dry_run ? " (dry run: nothing was removed)" : "");
+  std::printf(
+      "%s %zu kept checkpoint%s (%s) through %s; the newest %u of each job and rank "
+      "stay%s\n",
+      verb, pruned->removed.size(), pruned->removed.size() == 1 ? "" : "s",
+      FormatSize(bytes).c_str(), via.c_str(), o.keep,
+      o.dry_run ? " (dry run: nothing was removed)" : "");
   return kExitOk;
 }
 

@@ -608,8 +608,8 @@ bool DaemonConfig::operator==(const DaemonConfig& o) const {
   const EngineOptions& b = o.engine;
   return a.root == b.root && a.pool_bytes == b.pool_bytes && a.chunk_bytes == b.chunk_bytes &&
          a.writers == b.writers && a.max_inflight == b.max_inflight && a.policy == b.policy &&
-         a.direct_io == b.direct_io && a.keep_every == b.keep_every && socket == o.socket && socket_mode == o.socket_mode &&
-         allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
+         a.direct_io == b.direct_io && a.keep_every == b.keep_every && socket == o.socket &&
+         socket_mode == o.socket_mode && allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
          blob_slot_bytes == o.blob_slot_bytes && log_level == o.log_level &&
          shutdown_timeout_s == o.shutdown_timeout_s;
 }

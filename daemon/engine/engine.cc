@@ -191,10 +191,10 @@ Result<SlotStore*> Engine::StoreFor(const std::string& job, uint32_t rank, bool 
   auto key = std::make_pair(job, rank);
   auto it = stores_.find(key);
   if (it != stores_.end()) return it->second.get();
-  PCC_ASSIGN_OR_RETURN(auto store,
-                       SlotStore::Open(fs_, options_.root, job, rank, options_.max_inflight + 1,
-                                       create && !options_.read_only, options_.read_only,
-                                       options_.keep_every));
+  PCC_ASSIGN_OR_RETURN(
+      auto store,
+      SlotStore::Open(fs_, options_.root, job, rank, options_.max_inflight + 1,
+                      create && !options_.read_only, options_.read_only, options_.keep_every));
   SlotStore* raw = store.get();
   stores_.emplace(key, std::move(store));
   return raw;
@@ -299,8 +299,7 @@ Result<std::vector<PrunedInfo>> Engine::Prune(const PruneRequest& request) {
   }
   if (stores.empty() && (request.job || request.rank)) {
     return Status::NotFound(
-        "no checkpoints of " +
-        (request.job ? "job " + *request.job : std::string("any job")) +
+        "no checkpoints of " + (request.job ? "job " + *request.job : std::string("any job")) +
         (request.rank ? " rank " + std::to_string(*request.rank) : std::string()) + " in " +
         options_.root + " (`pccheck list` shows the jobs and ranks there)");
   }

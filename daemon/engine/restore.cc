@@ -126,8 +126,8 @@ Status ReadView(FileSystem* fs, Gpu* gpu, const SlotStore& store, const SlotStor
   PCC_RETURN_IF_ERROR(CheckDests(m, dests));  // so NotFound below is a missing file
   Status s = ReadCheckpoint(fs, gpu, store.DataPathOf(v), m, dests, threads, progress);
   if (s.ok() || (s.code() != Code::kCorruption && s.code() != Code::kNotFound)) return s;
-  const std::string what = "step " + std::to_string(m.step) + " of job " + store.job() +
-                           " rank " + std::to_string(store.rank());
+  const std::string what = "step " + std::to_string(m.step) + " of job " + store.job() + " rank " +
+                           std::to_string(store.rank());
   auto damaged = [&] {
     if (s.code() == Code::kCorruption) return s;
     return Status::Corruption(s.message() + " (the data file of a committed checkpoint is gone)");
@@ -143,8 +143,7 @@ Status ReadView(FileSystem* fs, Gpu* gpu, const SlotStore& store, const SlotStor
   }
   auto now = fs->ReadWholeFile(store.ManifestPath(v.slot));
   if (now.ok() && ManifestChecksum(now.value()) == v.manifest_crc) return damaged();
-  return Status::Aborted(what + " was superseded while verifying: slot " +
-                         std::to_string(v.slot) +
+  return Status::Aborted(what + " was superseded while verifying: slot " + std::to_string(v.slot) +
                          " was reused by a newer checkpoint; nothing is damaged");
 }
 

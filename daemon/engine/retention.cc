@@ -261,12 +261,12 @@ Result<std::vector<SlotStore::Pruned>> SlotStore::PruneKept(uint32_t keep, bool 
       kept_.erase(it);
     }
     Status s = fs_->Exists(KeptManifestPath(v.step)) ? fs_->Remove(KeptManifestPath(v.step))
-                                                       : Status::Ok();
+                                                     : Status::Ok();
     if (!s.ok()) {
       std::lock_guard lock(mu_);
       kept_[v.step] = std::move(*entry);
-      failed = s.Annotate("pruning step " + std::to_string(v.step) + " of job " + job_ +
-                          " rank " + std::to_string(rank_));
+      failed = s.Annotate("pruning step " + std::to_string(v.step) + " of job " + job_ + " rank " +
+                          std::to_string(rank_));
       break;
     }
     removed.push_back(v);

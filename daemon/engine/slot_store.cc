@@ -75,8 +75,8 @@ std::string SlotStore::LatestPath() const { return JoinPath(dir_, "latest"); }
 
 Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::string& root,
                                                    const std::string& job, uint32_t rank,
-                                                   uint32_t min_slots, bool create,
-                                                   bool read_only, uint64_t keep_every) {
+                                                   uint32_t min_slots, bool create, bool read_only,
+                                                   uint64_t keep_every) {
   PCC_RETURN_IF_ERROR(ValidateJobName(job));
   std::string dir = JoinPath(JoinPath(root, job), "rank-" + std::to_string(rank));
   if (!fs->Exists(dir)) {
@@ -86,8 +86,7 @@ Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::st
     PCC_RETURN_IF_ERROR(fs->SyncDir(JoinPath(root, job)));
     PCC_RETURN_IF_ERROR(fs->SyncDir(root));
   }
-  auto store =
-      std::unique_ptr<SlotStore>(new SlotStore(fs, dir, job, rank, min_slots, keep_every));
+  auto store = std::unique_ptr<SlotStore>(new SlotStore(fs, dir, job, rank, min_slots, keep_every));
   PCC_RETURN_IF_ERROR(store->Recover(read_only));
   return store;
 }
@@ -144,8 +143,8 @@ Status SlotStore::Recover(bool read_only) {
       record_status = rec.status();
     }
   }
-  PCC_RETURN_IF_ERROR(ReconcileKept(
-      read_only, orphans, record ? std::optional<uint32_t>(record->slot) : std::nullopt));
+  PCC_RETURN_IF_ERROR(ReconcileKept(read_only, orphans,
+                                    record ? std::optional<uint32_t>(record->slot) : std::nullopt));
 
   // A data file without a manifest is a save that never committed.
   for (uint32_t k : data_slots) {
@@ -162,9 +161,10 @@ Status SlotStore::Recover(bool read_only) {
         slots_[rec.slot].manifest->step == rec.step) {
       latest_slot_ = rec.slot;
     } else {
-      spdlog::warn("{}: points at a slot that does not hold that checkpoint; falling back to the "
-                   "newest valid manifest",
-                   LatestPath());
+      spdlog::warn(
+          "{}: points at a slot that does not hold that checkpoint; falling back to the "
+          "newest valid manifest",
+          LatestPath());
     }
   } else if (!record_status.ok()) {
     spdlog::warn("{}: {}; falling back to the newest valid manifest", LatestPath(),
@@ -240,18 +240,25 @@ Result<uint32_t> SlotStore::BeginSave(uint64_t step, int max_inflight, Policy po
     std::lock_guard lock(mu_);
     Slot& slot = slots_[k];
     slot.retiring = false;
+    slot.manifest.reset();
     if (s.ok()) {
       kept_[old->step] = KeptEntry{old, slot.manifest_crc, ""};
-      slot.manifest.reset();
       return k;
     }
-    // Still here (or half moved, which readers and the next try handle).
-    slot.state = State::kCommitted;
-    --inflight_;
-    cv_.notify_all();
-    return s.Annotate("keeping step " + std::to_string(old->step) + " of job " + job_ + " rank " +
-                      std::to_string(rank_) + " in " + KeptDir() + " before reusing slot " +
-                      std::to_string(k));
+    if (s.code() == Code::kCorruption) {
+      // Its data is gone (removed behind our back): nothing left to keep.
+      spdlog::error("{}; slot {} is reused without keeping it", s.ToString(), k);
+      s = Status::Ok();
+    } else {
+      // Still here (or half moved, which readers and the next try handle).
+      slot.state = State::kCommitted;
+      slot.manifest = old;
+      --inflight_;
+      cv_.notify_all();
+      return s.Annotate("keeping step " + std::to_string(old->step) + " of job " + job_ + " rank " +
+                        std::to_string(rank_) + " in " + KeptDir() + " before reusing slot " +
+                        std::to_string(k));
+    }
   }
   // The old manifest goes first, durably: a power loss while the data is being
   // overwritten must not leave an old manifest over new bytes.
@@ -306,8 +313,8 @@ std::vector<SlotStore::SlotView> SlotStore::Slots() const {
   for (uint32_t k = 0; k < slots_.size(); ++k) {
     const Slot& s = slots_[k];
     if (s.state == State::kCommitted || s.retiring) {
-      out.push_back({k, false, true, latest_slot_ == k, s.manifest->step, "", s.manifest,
-                     s.manifest_crc});
+      out.push_back(
+          {k, false, true, latest_slot_ == k, s.manifest->step, "", s.manifest, s.manifest_crc});
     } else if (!s.damage.empty()) {
       out.push_back({k, false, false, false, 0, s.damage, std::nullopt, 0});
     }

@@ -47,8 +47,8 @@ class SlotStore {
     bool kept = false;  // in kept/ (DataPathOf and ManifestPathOf say where)
     bool committed = false;
     bool latest = false;
-    uint64_t step = 0;  // the manifest's; for a damaged kept one, its file name's
-    std::string damage;  // non-empty: the manifest exists but does not validate
+    uint64_t step = 0;                 // the manifest's; for a damaged kept one, its file name's
+    std::string damage;                // non-empty: the manifest exists but does not validate
     std::optional<Manifest> manifest;  // set when committed
     uint32_t manifest_crc = 0;         // ManifestChecksum of the manifest read
   };

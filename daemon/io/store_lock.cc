@@ -22,8 +22,9 @@ std::string ReadAll(int fd) {
   std::string out(65536, '\0');
   size_t done = 0;
   while (done < out.size()) {
-    ssize_t n = RetryOnEintr([&] { return ::pread(fd, out.data() + done, out.size() - done,
-                                                  static_cast<off_t>(done)); });
+    ssize_t n = RetryOnEintr([&] {
+      return ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+    });
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
@@ -97,7 +98,8 @@ Result<StoreLock> StoreLock::TryAcquire(const std::string& root, const StoreLock
                           ", which holds " + path +
                           "; stop it first, or use a different store directory");
     }
-    struct stat by_fd {}, by_name {};
+    struct stat by_fd {
+    }, by_name{};
     if (::fstat(fd.get(), &by_fd) != 0) return Status::FromErrno(errno, "fstat " + path);
     if (::stat(path.c_str(), &by_name) != 0 || by_fd.st_ino != by_name.st_ino ||
         by_fd.st_dev != by_name.st_dev) {

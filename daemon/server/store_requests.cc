@@ -33,12 +33,12 @@ void ServeVerify(Engine* engine, UnixSocket& socket, const wire::Verify& req) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last < kProgressEvery) return;
     last = now;
-    (void)socket.Send(wire::MsgType::kVerifyProgress,
-                      wire::Encode(wire::VerifyProgress{done}));
+    (void)socket.Send(wire::MsgType::kVerifyProgress, wire::Encode(wire::VerifyProgress{done}));
   };
   const Status s = engine->Verify(req.job, req.rank, req.step, progress);
-  (void)socket.Send(wire::MsgType::kVerified,
-                    wire::Encode(wire::Verified{static_cast<uint32_t>(s.code()), s.message(), done}));
+  (void)socket.Send(
+      wire::MsgType::kVerified,
+      wire::Encode(wire::Verified{static_cast<uint32_t>(s.code()), s.message(), done}));
 }
 
 void ServePrune(Engine* engine, UnixSocket& socket, const wire::Prune& req, pid_t peer) {

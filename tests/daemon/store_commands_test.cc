@@ -69,9 +69,9 @@ TEST_CASE("a second pccheckd or a bench on a daemon's store is refused, naming i
                                        "\nsocket=" + daemon.socket() + "\nowner=pccheckd\n");
 
   TempDir other;
-  CliRun second = RunProgram("daemon/pccheckd", {"--root", daemon.root(), "--socket",
-                                                  other.path() + "/second.sock", "--pool",
-                                                  "16MiB", "--chunk", "1MiB"},
+  CliRun second = RunProgram("daemon/pccheckd",
+                             {"--root", daemon.root(), "--socket", other.path() + "/second.sock",
+                              "--pool", "16MiB", "--chunk", "1MiB"},
                              30'000);
   INFO(second.out << second.err);
   CHECK(second.exit_code != 0);
@@ -195,9 +195,8 @@ TEST_CASE("bench --keep-every keeps; list, verify and prune read a store without
           "[daemon][retention]") {
   TempDir dir;
   const std::string root = dir.path() + "/store";
-  CliRun bench = RunPccheck({"bench", "--root", root, "--size", "1M", "--count", "5",
-                             "--inflight", "1", "--chunk", "256K", "--keep-every", "2", "--job",
-                             "keep"});
+  CliRun bench = RunPccheck({"bench", "--root", root, "--size", "1M", "--count", "5", "--inflight",
+                             "1", "--chunk", "256K", "--keep-every", "2", "--job", "keep"});
   INFO(bench.out << bench.err);
   REQUIRE(bench.exit_code == 0);
   CHECK_FALSE(stdfs::exists(root + "/.pccheckd.lock"));  // released at exit
@@ -239,8 +238,8 @@ TEST_CASE("bench --keep-every keeps; list, verify and prune read a store without
   CHECK(doc["dry_run"].AsBool());
   CHECK(doc["count"].AsUint() == 1);
   CHECK(stdfs::exists(kept_data));
-  CliRun prune = RunPccheck({"prune", "--root", root, "--keep", "0", "--job", "keep", "--rank",
-                             "0"});
+  CliRun prune =
+      RunPccheck({"prune", "--root", root, "--keep", "0", "--job", "keep", "--rank", "0"});
   INFO(prune.out << prune.err);
   CHECK(prune.exit_code == 0);
   CHECK(Contains(prune.out, "removed kept keep rank 0 step 2, 1 MiB"));
@@ -307,7 +306,8 @@ TEST_CASE("store commands refuse bad arguments with a message and a non-zero exi
       {{"prune", "--root", dir.path() + "/missing", "--keep", "1"}, "no checkpoint store"},
       {{"prune", "--root", dir.path(), "--keep", "-1"}, "--keep"},
       {{"prune", "--root", dir.path(), "--keep", "1", "--job", "a/b"}, "job name 'a/b'"},
-      {{"prune", "--root", dir.path(), "--keep", "1", "--job", "none"}, "no checkpoints of job none"},
+      {{"prune", "--root", dir.path(), "--keep", "1", "--job", "none"},
+       "no checkpoints of job none"},
       {{"verify", "--socket", nowhere}, nowhere},
       {{"prune", "--socket", nowhere, "--keep", "1"}, "is pccheckd running?"},
   };

@@ -11,6 +11,7 @@
 
 #include "catch.h"
 #include "engine_fixture.h"
+#include "io/fault_file_system.h"
 
 namespace pccheck::testing {
 namespace {
@@ -151,6 +152,40 @@ TEST_CASE("keep_every 1 keeps every step that leaves the ring", "[retention]") {
   CHECK(l.ring == std::vector<uint64_t>{6, 5, 4});
   CHECK(l.kept == std::vector<uint64_t>{3, 2, 1});
   for (uint64_t step = 1; step <= 6; ++step) CHECK((*engine)->Verify("job", 0, step).ok());
+}
+
+TEST_CASE("a move to kept/ that fails leaves the checkpoint served and is retried", "[retention]") {
+  TempDir dir;
+  auto posix = NewPosixFileSystem();
+  FaultFileSystem ffs(posix.get(), dir.path());
+  auto gpu = NewFakeGpu();
+  auto sets = Sets(1, 4);
+  auto engine = Engine::Open(KeepOptions(dir.path(), 2), &ffs, gpu.get());
+  REQUIRE(engine.ok());
+  SaveSteps(**engine, {{1, sets.at(1)}, {2, sets.at(2)}, {3, sets.at(3)}});
+
+  // Step 2's data reaches kept/, its manifest does not.
+  ffs.FailNth(FaultFileSystem::Op::kRename, 1, FaultFileSystem::Fault::kEio,
+              "kept/step-00000000000000000002.manifest");
+  auto failed = (*engine)->Save(MakeRequest(sets.at(4), 4));
+  INFO(failed.status().ToString());
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == Code::kIoError);
+  CHECK(failed.status().message().find("keeping step 2 of job job rank 0") != std::string::npos);
+  CHECK(stdfs::exists(KeptFile(dir, 2, ".data")));
+  Listed l = ListOf(**engine);
+  CHECK(l.ring == std::vector<uint64_t>{3, 2});  // still served from where it is
+  CHECK(l.kept.empty());
+  CHECK((*engine)->Verify("job", 0, 2).ToString() == "Ok");
+  CheckRestore(**engine, sets.at(2), 2, 2);
+
+  // The next save finishes the move.
+  SaveSteps(**engine, {{4, sets.at(4)}});
+  l = ListOf(**engine);
+  CHECK(l.kept == std::vector<uint64_t>{2});
+  CHECK(l.ring == std::vector<uint64_t>{4, 3});
+  CheckRestore(**engine, sets.at(2), 2, 2);
+  CHECK(stdfs::exists(KeptFile(dir, 2, ".manifest")));
 }
 
 TEST_CASE("restore without a step falls back to kept checkpoints", "[retention]") {

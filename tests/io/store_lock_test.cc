@@ -53,7 +53,8 @@ TEST_CASE("store lock: a second writer is refused, naming the holder", "[lock]")
 TEST_CASE("store lock: a stale lock file from a dead holder is taken over", "[lock]") {
   testing::TempDir dir;
   // What a SIGKILLed daemon leaves: the file, with no lock on it.
-  std::ofstream(dir.path() + "/.pccheckd.lock") << "pid=999999\nsocket=/gone.sock\nowner=pccheckd\n";
+  std::ofstream(dir.path() + "/.pccheckd.lock")
+      << "pid=999999\nsocket=/gone.sock\nowner=pccheckd\n";
   auto lock = StoreLock::TryAcquire(dir.path(), {::getpid(), "/new.sock", "pccheckd"});
   REQUIRE(lock.ok());
   auto holder = ReadStoreLockHolder(dir.path());

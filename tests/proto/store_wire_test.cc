@@ -63,9 +63,9 @@ TEST_CASE("store wire: every message round trips", "[proto]") {
   RequireRoundTrip(Verify{std::string(kMaxNameBytes, 'j'), ~0u, kMax64}, DecodeVerify);
   RequireRoundTrip(VerifyProgress{kMax64}, DecodeVerifyProgress);
   RequireRoundTrip(Verified{}, DecodeVerified);
-  RequireRoundTrip(Verified{static_cast<uint32_t>(Code::kInternal), std::string(kMaxStringBytes, 'm'),
-                            kMax64},
-                   DecodeVerified);
+  RequireRoundTrip(
+      Verified{static_cast<uint32_t>(Code::kInternal), std::string(kMaxStringBytes, 'm'), kMax64},
+      DecodeVerified);
   RequireRoundTrip(Prune{}, DecodePrune);
   RequireRoundTrip(Prune{~0u, std::string(), 0, true}, DecodePrune);
   RequireRoundTrip(Prune{1, std::string(kMaxNameBytes, 'x'), std::nullopt, false}, DecodePrune);
@@ -121,9 +121,9 @@ TEST_CASE("store wire: values that make no sense are rejected", "[proto]") {
 }
 
 TEST_CASE("store wire: the requests are frame types the header accepts", "[proto]") {
-  for (MsgType t : {MsgType::kStoreList, MsgType::kStoreListed, MsgType::kVerify,
-                    MsgType::kVerifyProgress, MsgType::kVerified, MsgType::kPrune,
-                    MsgType::kPruned}) {
+  for (MsgType t :
+       {MsgType::kStoreList, MsgType::kStoreListed, MsgType::kVerify, MsgType::kVerifyProgress,
+        MsgType::kVerified, MsgType::kPrune, MsgType::kPruned}) {
     FrameHeader h{16, t};
     auto back = DecodeFrameHeader(EncodeFrameHeader(h));
     INFO(back.status().ToString());
