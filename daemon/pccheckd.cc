@@ -1,7 +1,8 @@
 // pccheckd: the per-node checkpoint service.
 //
 // Start-up: parse the configuration, find the GPU (or serve host tensors
-// only), open the store (recovering it), allocate the pinned pool, listen.
+// only), lock the store (io/store_lock.h: refused while another daemon or a
+// bench holds it), open it (recovering it), allocate the pinned pool, listen.
 // SIGTERM/SIGINT: stop accepting, let in-flight checkpoints finish within
 // shutdown-timeout, abandon the rest (never tearing the store), exit 0.
 // Under systemd (Type=notify, server/sd_notify.h): READY=1 once the store is
@@ -11,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -23,6 +25,7 @@
 #include "engine/size_parse.h"
 #include "gpu/gpu.h"
 #include "io/file_system.h"
+#include "io/store_lock.h"
 #include "server/sd_notify.h"
 #include "server/server.h"
 #include "server/service_watchdog.h"
@@ -41,6 +44,7 @@ std::string ConfigJson(const DaemonConfig& c) {
       .Add("max_inflight", c.engine.max_inflight)
       .Add("policy", PolicyName(c.engine.policy))
       .Add("direct_io", c.engine.direct_io)
+      .Add("keep_every", c.engine.keep_every)
       .Add("blob_slot_bytes", c.blob_slot_bytes)
       .Add("shutdown_timeout_s", c.shutdown_timeout_s)
       .str();
@@ -98,6 +102,18 @@ int Run(const DaemonConfig& config) {
   }
 
   auto fs = NewPosixFileSystem();
+  // One writer per store: held until the engine has shut down.
+  Status root_dir = fs->CreateDirs(config.engine.root);
+  if (!root_dir.ok()) {
+    spdlog::critical("cannot create the store directory: {}", root_dir.ToString());
+    return 1;
+  }
+  auto store_lock = StoreLock::TryAcquire(config.engine.root,
+                                          StoreLockHolder{::getpid(), config.socket, "pccheckd"});
+  if (!store_lock.ok()) {
+    spdlog::critical("cannot start: {}", store_lock.status().message());
+    return 1;
+  }
   auto engine = Engine::Open(config.engine, fs.get(), gpu.get(), &DefaultClock(), &liveness);
   if (!engine.ok()) {
     spdlog::critical("cannot open the store: {}", engine.status().ToString());

@@ -9,6 +9,8 @@ namespace pccheck::wire {
 namespace {
 
 constexpr uint16_t kMaxMsgType = static_cast<uint16_t>(MsgType::kGpuReady);
+constexpr uint16_t kFirstStoreMsgType = static_cast<uint16_t>(MsgType::kStoreList);
+constexpr uint16_t kLastStoreMsgType = static_cast<uint16_t>(MsgType::kPruned);
 constexpr uint32_t kMaxListEntries = 1u << 20;
 // The least one encoded item takes: bounds a count by the bytes left.
 constexpr size_t kMinTensorSpecBytes = 4 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
@@ -130,7 +132,9 @@ Result<FrameHeader> DecodeFrameHeader(std::string_view bytes) {
     PCC_RETURN_IF_ERROR(r.U32(&h.length, "length"));
     PCC_RETURN_IF_ERROR(r.U16(&type, "type"));
     PCC_RETURN_IF_ERROR(r.U16(&reserved, "reserved"));
-    if (type == 0 || type > kMaxMsgType) return r.Fail("unknown type " + std::to_string(type));
+    const bool known = (type >= 1 && type <= kMaxMsgType) ||
+                       (type >= kFirstStoreMsgType && type <= kLastStoreMsgType);
+    if (!known) return r.Fail("unknown type " + std::to_string(type));
     if (reserved != 0) return r.Fail("reserved field is " + std::to_string(reserved) + ", not 0");
     if (h.length > kMaxFrameBytes) {
       return r.Fail("length " + std::to_string(h.length) + " exceeds the " +

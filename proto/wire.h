@@ -49,6 +49,15 @@ enum class MsgType : uint16_t {
   kGpuSetup = 16,     // client -> daemon: GPU ordering events (and staging); before
                       // registering GPU tensors
   kGpuReady = 17,     // daemon -> client: the daemon's events (and staging buffer)
+  // Store requests (proto/store_wire.h): like kStatus, anyone allowed -> daemon,
+  // no Hello, one request per connection.
+  kStoreList = 32,       // payload empty; answered with kStoreListed
+  kStoreListed = 33,     // daemon -> client: every checkpoint of every job and rank, JSON
+  kVerify = 34,          // verify one checkpoint; answered with kVerifyProgress..., kVerified
+  kVerifyProgress = 35,  // daemon -> client: bytes checked so far
+  kVerified = 36,        // daemon -> client: the verdict
+  kPrune = 37,           // remove kept checkpoints; answered with kPruned or kError
+  kPruned = 38,          // daemon -> client: what was (or would be) removed
 };
 
 // Frame header on the socket: u32 payload length, u16 type, u16 reserved (0),

@@ -1,4 +1,6 @@
 // `pccheck bench`: checkpoint throughput against the disk's raw write rate.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "cli/raw_write.h"
 #include "engine/engine.h"
 #include "engine/size_parse.h"
+#include "io/store_lock.h"
 
 namespace pccheck::cli {
 
@@ -79,12 +82,25 @@ int RunBench(const BenchOptions& o) {
   eo.max_inflight = o.inflight;
   eo.pool_bytes = o.pool != 0 ? o.pool : DefaultBenchPool(o.size, o.inflight, o.chunk);
   eo.policy = Policy::kBlock;
+  eo.keep_every = o.keep_every;
   if (Status s = eo.Validate(); !s.ok()) {
     std::fprintf(stderr, "pccheck bench: %s\n", s.ToString().c_str());
     return kExitUsage;
   }
 
   std::unique_ptr<FileSystem> fs = NewPosixFileSystem();
+  // The bench writes the store (and its raw write test the directory): one
+  // writer at a time, so not next to a daemon or another bench.
+  if (Status s = fs->CreateDirs(o.root); !s.ok()) {
+    std::fprintf(stderr, "pccheck bench: cannot create the store directory: %s\n",
+                 s.ToString().c_str());
+    return kExitFailed;
+  }
+  auto lock = StoreLock::TryAcquire(o.root, StoreLockHolder{::getpid(), "", "pccheck bench"});
+  if (!lock.ok()) {
+    std::fprintf(stderr, "pccheck bench: %s\n", lock.status().message().c_str());
+    return kExitFailed;
+  }
   std::string gpu_description;
   std::unique_ptr<Gpu> gpu = OpenGpu(&gpu_description);
   auto opened = Engine::Open(eo, fs.get(), gpu.get());
@@ -162,6 +178,7 @@ int RunBench(const BenchOptions& o) {
         .Add("pool_bytes", eo.pool_bytes)
         .Add("writers", eo.writers)
         .Add("inflight", eo.max_inflight)
+        .Add("keep_every", eo.keep_every)
         .Add("raw_bytes", raw->bytes)
         .Add("raw_seconds", raw->seconds)
         .Add("raw_o_direct", raw->direct)

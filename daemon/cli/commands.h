@@ -30,6 +30,7 @@ struct BenchOptions {
   uint64_t pool = 0;             // pinned pool bytes; 0: DefaultBenchPool()
   std::string job = "bench";
   uint32_t rank = 0;
+  uint64_t keep_every = 0;       // retention: keep steps that are multiples of this; 0: off
   bool json = false;
 };
 
@@ -62,20 +63,30 @@ struct StatusOptions {
 // socket and how to start pccheckd, when the daemon cannot be reached.
 int RunStatus(const StatusOptions& options);
 
+// list, verify and prune reach a store through exactly one of root and
+// socket (cli/store_access.h): with root, the pccheckd that owns it when one
+// runs there, else the directory itself.
 struct ListOptions {
-  std::string root;  // an existing store directory
+  std::string root;    // an existing store directory
+  std::string socket;  // or a running pccheckd
   bool json = false;
 };
 
-// Prints every checkpoint in the store (table, or a JSON array with --json).
+// Prints every checkpoint in the store, ring slots and kept ones (table, or
+// a JSON array with --json).
 int RunList(const ListOptions& options);
 
 struct VerifyOptions {
-  std::string root;  // an existing store directory
+  std::string root;    // an existing store directory
+  std::string socket;  // or a running pccheckd
+  bool all = false;    // every committed and kept checkpoint, not only each latest
+  bool json = false;   // per-checkpoint results as one JSON object
 };
 
-// Re-reads every committed checkpoint and checks every chunk. Succeeds only
-// when every `latest` checkpoint verifies; names each problem it finds.
+// Re-reads the latest checkpoint of every job and rank (with all, every
+// committed and kept one) and checks every chunk, with a progress bar over
+// the bytes. Fails when a latest (or, with all, a kept) checkpoint is
+// damaged; one superseded or pruned while being read is reported, not failed.
 int RunVerify(const VerifyOptions& options);
 
 // Which checkpoint export and restore read: straight from the store, without
@@ -108,5 +119,19 @@ struct RestoreOptions {
 // Writes the checkpoint as a directory: one file per tensor, user_blob.bin,
 // and index.json last (a directory without it is incomplete).
 int RunRestore(const RestoreOptions& options);
+struct PruneOptions {
+  std::string root;    // an existing store directory
+  std::string socket;  // or a running pccheckd
+  uint32_t keep = 0;   // kept checkpoints to leave per job and rank (required)
+  std::optional<std::string> job;
+  std::optional<uint32_t> rank;
+  bool dry_run = false;
+  bool json = false;
+};
+
+// Removes kept checkpoints beyond the newest `keep` of each job and rank
+// (never ring slots or `latest`) and prints what it removed. Offline under
+// the store lock; through the daemon when one holds it.
+int RunPrune(const PruneOptions& options);
 
 }  // namespace pccheck::cli

@@ -1,49 +1,53 @@
-// `pccheck list` and `pccheck verify`: offline looks at a store directory.
+// `pccheck list` and `pccheck verify`: what a store holds, and whether it
+// reads back intact.
 //
-// Both open an Engine on the store with a tiny pool. Opening recovers the
-// store (incomplete slots are cleaned), so they must not run against a store
-// that a daemon or a bench is writing at the same time.
+// The store is reached through cli/store_access.h: the pccheckd that owns
+// it when one runs there (it lists and verifies through its own engine,
+// under its locks), else the directory itself, opened read-only (nothing is
+// cleaned up or changed). A reader racing a writer (a daemon, or a bench
+// next to a direct read) can see a ring slot reused or a kept checkpoint
+// pruned under it: verify reports that as superseded, never as damage.
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/json.h"
-#include "engine/engine.h"
+#include "cli/progress.h"
+#include "cli/store_access.h"
 #include "engine/size_parse.h"
+#include "server/store_json.h"
 
 namespace pccheck::cli {
 
 namespace {
 
-// Owns what the engine borrows; members go away in reverse order, engine first.
-struct OfflineStore {
-  std::unique_ptr<FileSystem> fs;
-  std::unique_ptr<Gpu> gpu;
-  std::unique_ptr<Engine> engine;
-};
+// Exits as main.cc documents: a store that is not there is a usage error.
+int Failed(const char* command, const Status& s) {
+  std::fprintf(stderr, "pccheck %s: %s\n", command, s.ToString().c_str());
+  return s.code() == Code::kNotFound ? kExitUsage : kExitFailed;
+}
 
-// Opens an existing store; never creates one where the user mistyped a path.
-Result<OfflineStore> OpenExisting(const std::string& root) {
-  OfflineStore store;
-  store.fs = NewPosixFileSystem();
-  if (root.empty() || !store.fs->Exists(root)) {
-    return Status::NotFound("no checkpoint store at '" + root +
-                            "': the directory does not exist. Pass --root with the directory "
-                            "that `pccheck bench --root` or the daemon writes its store to");
+// The store's checkpoints, from its daemon or its directory. `offline` keeps
+// the directory's engine open for verify.
+Result<std::vector<CheckpointInfo>> Load(const char* command, const StoreSource& src,
+                                         std::optional<OfflineStore>* offline) {
+  if (!src.socket.empty()) return src.listed;
+  if (!src.other_writer.empty()) {
+    std::fprintf(stderr,
+                 "pccheck %s: note: %s is writing %s; checkpoints it replaces meanwhile show "
+                 "up as superseded\n",
+                 command, src.other_writer.c_str(), src.root.c_str());
   }
-  store.gpu = NewFakeGpu();  // host memory is all these commands need
-  EngineOptions eo;
-  eo.root = root;
-  eo.read_only = true;  // never clean up under a running daemon
-  eo.chunk_bytes = 1ull << 20;
-  eo.pool_bytes = 2 * eo.chunk_bytes;
-  eo.writers = 2;
-  PCC_ASSIGN_OR_RETURN(store.engine, Engine::Open(eo, store.fs.get(), store.gpu.get()));
-  return store;
+  PCC_ASSIGN_OR_RETURN(OfflineStore store, OpenOfflineStore(src.root, /*read_only=*/true));
+  std::vector<CheckpointInfo> list = store.engine->List();
+  offline->emplace(std::move(store));
+  return list;
 }
 
 std::string FormatTime(int64_t wall_time) {
@@ -66,89 +70,204 @@ void PrintTable(const std::vector<CheckpointInfo>& list) {
   std::printf("%-16s %5s %10s %10s %-20s %-10s %s\n", "JOB", "RANK", "STEP", "SIZE", "TIME",
               "STATE", "LATEST");
   for (const auto& c : list) {
+    const std::string state = c.kept && IsCommitted(c) ? "kept" : c.state;
     std::printf("%-16s %5u %10llu %10s %-20s %-10s %s\n", c.job.c_str(), c.rank,
                 static_cast<unsigned long long>(c.step), FormatSize(c.bytes).c_str(),
-                FormatTime(c.wall_time).c_str(), c.state.c_str(), c.latest ? "*" : "");
+                FormatTime(c.wall_time).c_str(), state.c_str(), c.latest ? "*" : "");
   }
 }
 
-void PrintJson(const std::vector<CheckpointInfo>& list) {
-  std::string out = "[";
+// ---- verify -------------------------------------------------------------------
+
+struct Outcome {
+  CheckpointInfo c;
+  std::string result;  // "ok", "damaged", "superseded", "error"
+  Status status;
+};
+
+// What verify checks: with all, everything listed; else the latest of each
+// job and rank. A job and rank that has checkpoints but no latest (its ring
+// slots are damaged) is a failure by itself: `missing` collects those.
+std::vector<CheckpointInfo> Targets(const std::vector<CheckpointInfo>& list, bool all,
+                                    std::vector<std::string>* missing) {
+  if (all) return list;
+  std::vector<CheckpointInfo> out;
+  std::map<std::pair<std::string, uint32_t>, bool> has_latest;
   for (const auto& c : list) {
-    if (out.size() > 1) out += ",\n ";
-    out += JsonObject()
-               .Add("job", c.job)
-               .Add("rank", c.rank)
-               .Add("step", c.step)
-               .Add("slot", c.slot)
-               .Add("bytes", c.bytes)
-               .Add("state", c.state)
-               .Add("wall_time", c.wall_time)
-               .Add("latest", c.latest)
-               .str();
+    bool& has = has_latest[{c.job, c.rank}];
+    if (c.latest) {
+      out.push_back(c);
+      has = true;
+    }
   }
-  std::printf("%s]\n", out.c_str());
+  for (const auto& [key, has] : has_latest) {
+    if (!has) missing->push_back(key.first + " rank " + std::to_string(key.second));
+  }
+  return out;
+}
+
+std::string Classify(const Status& s) {
+  if (s.ok()) return "ok";
+  if (s.code() == Code::kCorruption) return "damaged";
+  // Gone or changed since it was listed: a newer checkpoint took its slot,
+  // or it was pruned. Not damage.
+  if (s.code() == Code::kAborted || s.code() == Code::kNotFound) return "superseded";
+  return "error";
+}
+
+Status Check(const StoreSource& src, std::optional<OfflineStore>& offline, const CheckpointInfo& c,
+             Progress& progress) {
+  if (!IsCommitted(c)) return Status::Corruption(c.state);
+  auto add = [&progress](uint64_t n) { progress.Add(n); };
+  if (offline) return offline->engine->Verify(c.job, c.rank, c.step, add);
+  auto v = DaemonVerify(src.socket, wire::Verify{c.job, c.rank, c.step}, add);
+  if (!v.ok()) return v.status();
+  if (v->code == 0) return Status::Ok();
+  if (v->code > static_cast<uint32_t>(Code::kInternal)) return Status::Internal(v->message);
+  return Status(static_cast<Code>(v->code), v->message);
+}
+
+std::string Tag(const CheckpointInfo& c) {
+  std::string tag;
+  if (c.latest) tag += " (latest)";
+  if (c.kept) tag += " (kept)";
+  return tag;
+}
+
+void PrintVerifyJson(const StoreSource& src, const std::vector<Outcome>& outcomes,
+                     const std::vector<std::string>& missing, uint64_t bytes, bool ok) {
+  std::string results = "[";
+  std::map<std::string, uint64_t> counts;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome& o = outcomes[i];
+    ++counts[o.result];
+    JsonObject j;
+    j.Add("job", o.c.job).Add("rank", o.c.rank).Add("step", o.c.step);
+    if (o.c.kept) {
+      j.Raw("slot", "null");
+    } else {
+      j.Add("slot", o.c.slot);
+    }
+    j.Add("bytes", o.c.bytes)
+        .Add("latest", o.c.latest)
+        .Add("kept", o.c.kept)
+        .Add("result", o.result)
+        .Add("message", o.status.ok() ? "" : o.status.ToString());
+    results += (i ? ",\n  " : "") + j.str();
+  }
+  results += "]";
+  std::string no_latest = "[";
+  for (size_t i = 0; i < missing.size(); ++i) {
+    no_latest += (i ? ", " : "") + JsonString(missing[i]);
+  }
+  no_latest += "]";
+  JsonObject doc;
+  doc.Add("root", src.root)
+      .Add("daemon", src.socket)
+      .Add("ok", ok)
+      .Add("verified", counts["ok"])
+      .Add("damaged", counts["damaged"])
+      .Add("superseded", counts["superseded"])
+      .Add("errors", counts["error"])
+      .Add("bytes_verified", bytes)
+      .Raw("without_latest", no_latest)
+      .Raw("checkpoints", results);
+  std::printf("%s\n", doc.str().c_str());
 }
 
 }  // namespace
 
 int RunList(const ListOptions& o) {
-  auto store = OpenExisting(o.root);
-  if (!store.ok()) {
-    std::fprintf(stderr, "pccheck list: %s\n", store.status().ToString().c_str());
-    return store.status().code() == Code::kNotFound ? kExitUsage : kExitFailed;
-  }
-  const std::vector<CheckpointInfo> list = store->engine->List();
+  auto src = FindStore(o.root, o.socket);
+  if (!src.ok()) return Failed("list", src.status());
+  std::optional<OfflineStore> offline;
+  auto list = Load("list", *src, &offline);
+  if (!list.ok()) return Failed("list", list.status());
   if (o.json) {
-    PrintJson(list);
-  } else if (list.empty()) {
-    std::printf("no checkpoints in %s\n", o.root.c_str());
+    std::printf("%s\n", CheckpointArrayJson(*list, ",\n ").c_str());
+  } else if (list->empty()) {
+    std::printf("no checkpoints in %s\n", src->root.c_str());
   } else {
-    PrintTable(list);
+    PrintTable(*list);
   }
   return kExitOk;
 }
 
 int RunVerify(const VerifyOptions& o) {
-  auto store = OpenExisting(o.root);
-  if (!store.ok()) {
-    std::fprintf(stderr, "pccheck verify: %s\n", store.status().ToString().c_str());
-    return store.status().code() == Code::kNotFound ? kExitUsage : kExitFailed;
+  auto src = FindStore(o.root, o.socket);
+  if (!src.ok()) return Failed("verify", src.status());
+  std::optional<OfflineStore> offline;
+  auto list = Load("verify", *src, &offline);
+  if (!list.ok()) return Failed("verify", list.status());
+
+  std::vector<std::string> missing;
+  const std::vector<CheckpointInfo> targets = Targets(*list, o.all, &missing);
+  uint64_t total = 0;
+  for (const auto& c : targets) total += IsCommitted(c) ? c.bytes : 0;
+  std::vector<Outcome> outcomes;
+  uint64_t checked = 0;
+  {
+    Progress progress("verify", total, /*enabled=*/!o.json);
+    for (const auto& c : targets) {
+      Status s = Check(*src, offline, c, progress);
+      if (s.ok()) checked += c.bytes;
+      outcomes.push_back({c, Classify(s), s});
+    }
+    progress.Finish();
   }
-  const std::vector<CheckpointInfo> list = store->engine->List();
-  int ok = 0;
-  std::vector<std::string> bad_latest;
-  std::vector<std::string> bad_older;
-  for (const auto& c : list) {
-    const Status s =
-        IsCommitted(c) ? store->engine->Verify(c.job, c.rank, c.step) : Status::Corruption(c.state);
-    const std::string tag = c.latest ? " (latest)" : "";
-    if (s.ok()) {
-      ++ok;
-      std::printf("OK    %s%s, %s\n", Name(c).c_str(), tag.c_str(), FormatSize(c.bytes).c_str());
-    } else {
-      std::printf("FAIL  %s%s: %s\n", Name(c).c_str(), tag.c_str(), s.ToString().c_str());
-      (c.latest ? bad_latest : bad_older).push_back(Name(c));
+
+  // Damaged latest checkpoints fail the command, and with --all damaged
+  // kept ones too (they are what retention is for); damaged older ring
+  // slots are reported: restore skips them and they are reused.
+  std::vector<std::string> fatal;
+  for (const auto& out : outcomes) {
+    const bool bad = out.result == "damaged" || out.result == "error";
+    if (bad && (out.c.latest || out.c.kept)) {
+      fatal.push_back((out.c.latest ? "the latest checkpoint " : "the kept checkpoint ") +
+                      Name(out.c) + " is damaged");
     }
   }
-  if (list.empty()) {
-    std::printf("no checkpoints in %s: nothing to verify\n", o.root.c_str());
+  for (const auto& m : missing)
+    fatal.push_back(m + " has no latest checkpoint: its slots are damaged");
+  const bool ok = fatal.empty();
+
+  if (o.json) {
+    PrintVerifyJson(*src, outcomes, missing, checked, ok);
+  } else if (list->empty()) {
+    std::printf("no checkpoints in %s: nothing to verify\n", src->root.c_str());
     return kExitOk;
-  }
-  std::printf("%d of %zu checkpoints verify", ok, list.size());
-  if (!bad_older.empty()) {
-    std::printf("; %zu older ones do not (restore skips them)", bad_older.size());
-  }
-  if (!bad_latest.empty()) {
-    std::printf("\n");
-    std::fflush(stdout);
-    for (const auto& name : bad_latest) {
-      std::fprintf(stderr, "pccheck verify: the latest checkpoint %s is damaged\n", name.c_str());
+  } else {
+    int good = 0, superseded = 0, bad_older = 0;
+    for (const auto& out : outcomes) {
+      const std::string tag = Tag(out.c);
+      if (out.result == "ok") {
+        ++good;
+        std::printf("OK    %s%s, %s\n", Name(out.c).c_str(), tag.c_str(),
+                    FormatSize(out.c.bytes).c_str());
+      } else if (out.result == "superseded") {
+        ++superseded;
+        std::printf("SKIP  %s%s: %s\n", Name(out.c).c_str(), tag.c_str(),
+                    out.status.message().c_str());
+      } else {
+        if (!out.c.latest && !out.c.kept) ++bad_older;
+        std::printf("FAIL  %s%s: %s\n", Name(out.c).c_str(), tag.c_str(),
+                    out.status.ToString().c_str());
+      }
     }
-    return kExitFailed;
+    for (const auto& m : missing) std::printf("FAIL  %s: no latest checkpoint\n", m.c_str());
+    std::printf("%d of %zu checkpoints verify", good, outcomes.size());
+    if (superseded > 0) std::printf("; %d superseded while verifying (not damage)", superseded);
+    if (bad_older > 0) std::printf("; %d older ones do not (restore skips them)", bad_older);
+    if (ok) {
+      std::printf(o.all ? "; every latest and kept checkpoint verifies\n"
+                        : "; every latest checkpoint verifies\n");
+    } else {
+      std::printf("\n");
+    }
   }
-  std::printf("; every latest checkpoint verifies\n");
-  return kExitOk;
+  std::fflush(stdout);
+  for (const auto& f : fatal) std::fprintf(stderr, "pccheck verify: %s\n", f.c_str());
+  return ok ? kExitOk : kExitFailed;
 }
 
 }  // namespace pccheck::cli

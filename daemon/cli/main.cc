@@ -26,7 +26,8 @@ constexpr const char* kExamples = R"(Examples:
   pccheck status
   pccheck status --json --watch 2
   pccheck list --root /mnt/nvme/ckpt
-  pccheck verify --root /mnt/nvme/ckpt
+  pccheck verify --root /mnt/nvme/ckpt --all
+  pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run
   pccheck export --root /mnt/nvme/ckpt --job gpt2 --format safetensors --out gpt2.safetensors
   pccheck restore --root /mnt/nvme/ckpt --job gpt2 --step 1000 --out /tmp/gpt2-step1000
 
@@ -63,12 +64,6 @@ CLI::Validator PositiveValidator() {
 
 std::string Default(const std::string& v) { return " (default " + v + ")"; }
 std::string Default(uint64_t v) { return Default(std::to_string(v)); }
-
-void AddRoot(CLI::App* cmd, std::string* root, const char* what) {
-  cmd->add_option("--root", *root, std::string("Store directory: ") + what)
-      ->required()
-      ->type_name("DIR");
-}
 
 CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   const BenchOptions d;
@@ -128,6 +123,12 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
          "--rank", o->rank,
          "Rank the checkpoints are saved under (with --clients, the first)" + Default(d.rank))
       ->type_name("R");
+  cmd->add_option("--keep-every", o->keep_every,
+                  "Retention: keep every checkpoint whose step is a multiple of K in kept/ "
+                  "instead of overwriting it (pccheckd's keep-every)" +
+                      Default("0, off"))
+      ->excludes(socket)
+      ->type_name("K");
   cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
   cmd->footer(
       "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
@@ -135,7 +136,8 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
       "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
       "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
-      "same store, also after being killed.\n\n"
+      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
+      "refused where a pccheckd or another bench is writing.\n\n"
       "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
       "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
       "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
@@ -168,25 +170,96 @@ CLI::App* AddStatus(CLI::App& app, StatusOptions* o) {
   return cmd;
 }
 
+// --root DIR | --socket PATH; main() insists on one of them.
+void AddStore(CLI::App* cmd, std::string* root, std::string* socket) {
+  CLI::Option* r =
+      cmd->add_option("--root", *root,
+                      "Store directory; when a pccheckd owns it (its lock file names a socket "
+                      "that answers), the daemon is asked instead of the disk")
+          ->type_name("DIR");
+  cmd->add_option("--socket", *socket, "Ask the pccheckd listening here about its store")
+      ->type_name("PATH")
+      ->excludes(r);
+}
+
+// Rejects what CLI11 cannot express: exactly one of --root and --socket.
+bool CheckStore(const char* command, const std::string& root, const std::string& socket) {
+  if (!root.empty() || !socket.empty()) return true;
+  std::fprintf(stderr,
+               "pccheck %s: --root DIR (a store directory) or --socket PATH (a running pccheckd) "
+               "is required\nRun with --help for more information.\n",
+               command);
+  return false;
+}
+
 CLI::App* AddList(CLI::App& app, ListOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "list", "List the checkpoints in a store: job, rank, step, size, time, state, latest");
-  AddRoot(cmd, &o->root, "an existing store; do not run while something writes to it");
+      "list", "List the checkpoints in a store: job, rank, step, size, time, state, latest, kept");
+  AddStore(cmd, &o->root, &o->socket);
   cmd->add_flag("--json", o->json,
-                "Print a JSON array of {job, rank, step, slot, bytes, state, wall_time, latest}");
-  cmd->footer("Example: pccheck list --root /mnt/nvme/ckpt --json\n");
+                "Print a JSON array of {job, rank, step, slot, bytes, state, wall_time, latest, "
+                "kept}; slot is null for kept checkpoints");
+  cmd->footer(
+      "Lists the ring slots and the kept checkpoints (retention) of every job and rank. A\n"
+      "store that a pccheckd owns is listed by the daemon; otherwise the directory is read,\n"
+      "changing nothing.\n\n"
+      "Example: pccheck list --root /mnt/nvme/ckpt --json\n"
+      "         pccheck list --socket /run/pccheck/pccheckd.sock\n");
   return cmd;
 }
 
 CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
   CLI::App* cmd = app.add_subcommand(
-      "verify", "Check every chunk of every committed checkpoint against its checksum");
-  AddRoot(cmd, &o->root, "an existing store; do not run while something writes to it");
+      "verify",
+      "Check every chunk of the latest checkpoints (--all: of every one) against its checksum");
+  AddStore(cmd, &o->root, &o->socket);
+  cmd->add_flag("--all", o->all,
+                "Check every committed and kept checkpoint, not only the latest of each job and "
+                "rank");
+  cmd->add_flag("--json", o->json,
+                "Print one JSON object: ok, counts, and per checkpoint {job, rank, step, slot, "
+                "bytes, latest, kept, result, message}; result is ok, damaged, superseded or "
+                "error");
   cmd->footer(
-      "Prints one line per checkpoint, OK or the problem. Exits 0 only when the latest\n"
-      "checkpoint of every job and rank verifies; older damaged ones are reported, and\n"
-      "restore skips them.\n\n"
-      "Example: pccheck verify --root /mnt/nvme/ckpt && echo store is good\n");
+      "Reads the latest checkpoint of every job and rank back (with --all, every committed\n"
+      "and kept one) with a progress bar on stderr, and prints one line per checkpoint: OK,\n"
+      "FAIL and the problem, or SKIP when a running writer replaced or pruned it while it\n"
+      "was read (superseded: not damage). Exits 0 unless a latest checkpoint (with --all,\n"
+      "also a kept one) is damaged; damaged older slots are reported, and restore skips\n"
+      "them. A store that a pccheckd owns is verified by the daemon.\n\n"
+      "Example: pccheck verify --root /mnt/nvme/ckpt && echo store is good\n"
+      "         pccheck verify --root /mnt/nvme/ckpt --all --json\n");
+  return cmd;
+}
+
+// --job and --rank are optional in PruneOptions; CLI11 fills these, main() moves them over.
+struct PruneFilter {
+  std::string job;
+  uint32_t rank = 0;
+};
+
+CLI::App* AddPrune(CLI::App& app, PruneOptions* o, PruneFilter* filter) {
+  CLI::App* cmd = app.add_subcommand(
+      "prune", "Remove kept checkpoints beyond the newest N of each job and rank");
+  AddStore(cmd, &o->root, &o->socket);
+  cmd->add_option("--keep", o->keep, "Kept checkpoints to leave, per job and rank (0: none)")
+      ->required()
+      ->check(CLI::Range(0u, 1u << 30))
+      ->type_name("N");
+  cmd->add_option("--job", filter->job, "Only this job (default every job)")->type_name("NAME");
+  cmd->add_option("--rank", filter->rank, "Only this rank (default every rank)")->type_name("R");
+  cmd->add_flag("--dry-run", o->dry_run, "Only print what would be removed");
+  cmd->add_flag("--json", o->json,
+                "Print one JSON object: dry_run, keep, via, count, bytes, removed [{job, rank, "
+                "step, bytes}]");
+  cmd->footer(
+      "Kept checkpoints are the ones retention (pccheckd --keep-every K) moved out of the\n"
+      "ring into <job>/rank-<R>/kept/; nothing else removes them. prune never touches a\n"
+      "ring slot or `latest`. With --root it locks the store, so it is refused while a bench\n"
+      "writes it; when a pccheckd owns the store, the daemon prunes through its own engine.\n"
+      "Prints each checkpoint it removed (or, with --dry-run, would remove).\n\n"
+      "Example: pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run\n"
+      "         pccheck prune --socket /run/pccheck/pccheckd.sock --keep 2 --job gpt2\n");
   return cmd;
 }
 
@@ -203,6 +276,8 @@ int Main(int argc, char** argv) {
   BenchOptions bench;
   ListOptions list;
   VerifyOptions verify;
+  PruneOptions prune;
+  PruneFilter prune_filter;
   StatusOptions status;
   CLI::App* bench_cmd = AddBench(app, &bench);
   CLI::App* status_cmd = AddStatus(app, &status);
@@ -212,6 +287,7 @@ int Main(int argc, char** argv) {
   RestoreOptions restore_options;
   CLI::App* export_cmd = AddExport(app, &export_options);
   CLI::App* restore_cmd = AddRestore(app, &restore_options);
+  CLI::App* prune_cmd = AddPrune(app, &prune, &prune_filter);
 
   try {
     app.parse(argc, argv);
@@ -234,8 +310,15 @@ int Main(int argc, char** argv) {
     return bench.socket.empty() ? RunBench(bench) : RunDaemonBench(bench);
   }
   if (*status_cmd) return RunStatus(status);
-  if (*list_cmd) return RunList(list);
-  if (*verify_cmd) return RunVerify(verify);
+  if (*list_cmd) return CheckStore("list", list.root, list.socket) ? RunList(list) : kExitUsage;
+  if (*verify_cmd) {
+    return CheckStore("verify", verify.root, verify.socket) ? RunVerify(verify) : kExitUsage;
+  }
+  if (*prune_cmd) {
+    if (prune_cmd->count("--job") > 0) prune.job = prune_filter.job;
+    if (prune_cmd->count("--rank") > 0) prune.rank = prune_filter.rank;
+    return CheckStore("prune", prune.root, prune.socket) ? RunPrune(prune) : kExitUsage;
+  }
   if (*export_cmd) return RunExport(export_options);
   if (*restore_cmd) return RunRestore(restore_options);
   return kExitUsage;  // unreachable: require_subcommand(1)

@@ -299,6 +299,17 @@ const Setting kSettings[] = {
        return Status::Ok();
      },
      [](const DaemonConfig& c) { return std::string(c.engine.keep_resident ? "true" : "false"); }},
+    {"keep-every", "--keep-every", SettingType::kInteger, "K", "0", "steps",
+     "Retention: keep every checkpoint whose step is a multiple of K beside the ring of "
+     "max-inflight + 1 slots, in <job>/rank-<R>/kept/, until `pccheck prune` removes it; 0 keeps "
+     "none",
+     "engine.keep_every", nullptr,
+     [](const std::string& t, DaemonConfig* c) -> Status {
+       PCC_ASSIGN_OR_RETURN(int64_t v, ParseInteger(t, 0, INT64_MAX));
+       c->engine.keep_every = static_cast<uint64_t>(v);
+       return Status::Ok();
+     },
+     [](const DaemonConfig& c) { return std::to_string(c.engine.keep_every); }},
 
     {"socket", "--socket", SettingType::kPath, "PATH",
      "/run/pccheck/pccheckd.sock as root; otherwise $XDG_RUNTIME_DIR/pccheck/pccheckd.sock, or "
@@ -606,7 +617,8 @@ bool DaemonConfig::operator==(const DaemonConfig& o) const {
   const EngineOptions& b = o.engine;
   return a.root == b.root && a.pool_bytes == b.pool_bytes && a.chunk_bytes == b.chunk_bytes &&
          a.writers == b.writers && a.max_inflight == b.max_inflight && a.policy == b.policy &&
-         a.direct_io == b.direct_io && a.keep_resident == b.keep_resident && socket == o.socket && socket_mode == o.socket_mode &&
+         a.direct_io == b.direct_io && a.keep_resident == b.keep_resident &&
+         a.keep_every == b.keep_every && socket == o.socket && socket_mode == o.socket_mode &&
          allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
          blob_slot_bytes == o.blob_slot_bytes && log_level == o.log_level &&
          shutdown_timeout_s == o.shutdown_timeout_s;

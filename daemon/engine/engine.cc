@@ -188,9 +188,10 @@ Result<SlotStore*> Engine::StoreFor(const std::string& job, uint32_t rank, bool 
   auto key = std::make_pair(job, rank);
   auto it = stores_.find(key);
   if (it != stores_.end()) return it->second.get();
-  PCC_ASSIGN_OR_RETURN(auto store,
-                       SlotStore::Open(fs_, options_.root, job, rank, options_.max_inflight + 1,
-                                       create && !options_.read_only, options_.read_only));
+  PCC_ASSIGN_OR_RETURN(
+      auto store,
+      SlotStore::Open(fs_, options_.root, job, rank, options_.max_inflight + 1,
+                      create && !options_.read_only, options_.read_only, options_.keep_every));
   SlotStore* raw = store.get();
   stores_.emplace(key, std::move(store));
   return raw;
@@ -276,10 +277,40 @@ Result<RestoreResult> Engine::Restore(const std::string& job, uint32_t rank,
   return RestoreFromStore(fs_, gpu_, *store, options_, step, dests);
 }
 
-Status Engine::Verify(const std::string& job, uint32_t rank, uint64_t step) {
+Status Engine::Verify(const std::string& job, uint32_t rank, uint64_t step,
+                      const std::function<void(uint64_t)>& progress) {
   // Always the disk: a resident copy says nothing about what is stored.
   PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(job, rank, false));
-  return RestoreFromStore(fs_, gpu_, *store, options_, step, {}).status();
+  return RestoreFromStore(fs_, gpu_, *store, options_, step, {}, progress).status();
+}
+
+Result<std::vector<PrunedInfo>> Engine::Prune(const PruneRequest& request) {
+  if (options_.read_only) {
+    return Status::InvalidArgument("the store at " + options_.root +
+                                   " is open read-only: nothing can be pruned");
+  }
+  if (request.job) PCC_RETURN_IF_ERROR(ValidateJobName(*request.job));
+  std::vector<SlotStore*> stores;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, s] : stores_) {
+      if (request.job && key.first != *request.job) continue;
+      if (request.rank && key.second != *request.rank) continue;
+      stores.push_back(s.get());
+    }
+  }
+  if (stores.empty() && (request.job || request.rank)) {
+    return Status::NotFound(
+        "no checkpoints of " + (request.job ? "job " + *request.job : std::string("any job")) +
+        (request.rank ? " rank " + std::to_string(*request.rank) : std::string()) + " in " +
+        options_.root + " (`pccheck list` shows the jobs and ranks there)");
+  }
+  std::vector<PrunedInfo> out;
+  for (SlotStore* s : stores) {
+    PCC_ASSIGN_OR_RETURN(auto pruned, s->PruneKept(request.keep, request.dry_run));
+    for (const auto& p : pruned) out.push_back({s->job(), s->rank(), p.step, p.bytes});
+  }
+  return out;
 }
 
 void Engine::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why) {
@@ -296,14 +327,15 @@ std::vector<CheckpointInfo> Engine::List() {
   }
   std::vector<CheckpointInfo> out;
   for (SlotStore* s : stores) {
-    for (const auto& v : s->Slots()) {
+    for (const auto& v : s->Checkpoints()) {
       CheckpointInfo info;
       info.job = s->job();
       info.rank = s->rank();
       info.slot = v.slot;
       info.latest = v.latest;
+      info.kept = v.kept;
+      info.step = v.step;
       if (v.committed) {
-        info.step = v.manifest->step;
         info.bytes = v.manifest->data_bytes;
         info.wall_time = v.manifest->wall_time;
         info.state = "committed";

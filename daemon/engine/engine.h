@@ -115,12 +115,29 @@ class SaveHandle {
 struct CheckpointInfo {
   std::string job;
   uint32_t rank = 0;
-  uint64_t step = 0;
-  uint32_t slot = 0;
+  uint64_t step = 0;  // 0 for a damaged ring slot (its manifest is unreadable)
+  uint32_t slot = 0;  // the ring slot; 0 and meaningless when kept
   uint64_t bytes = 0;
   int64_t wall_time = 0;
   bool latest = false;
+  bool kept = false;  // retained in kept/ (EngineOptions::keep_every), not in a ring slot
   std::string state;  // "committed", "damaged: <why>"
+};
+
+// What Engine::Prune removes: kept checkpoints beyond the newest `keep` of
+// each job and rank (of `job` and `rank` only, when set).
+struct PruneRequest {
+  uint32_t keep = 0;
+  std::optional<std::string> job;
+  std::optional<uint32_t> rank;
+  bool dry_run = false;  // only say what would be removed
+};
+
+struct PrunedInfo {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;
+  uint64_t bytes = 0;
 };
 
 // Where restore puts a tensor: host memory or a device pointer.
@@ -214,8 +231,19 @@ class Engine {
   Result<RestoreResult> Restore(const std::string& job, uint32_t rank, std::optional<uint64_t> step,
                                 const std::map<std::string, TensorDest>& dests);
 
-  // Re-reads a committed checkpoint and checks every chunk.
-  Status Verify(const std::string& job, uint32_t rank, uint64_t step);
+  // Re-reads a committed or kept checkpoint and checks every chunk: ok, or
+  // kCorruption (damaged), kNotFound (no such step), kAborted (it was
+  // superseded or pruned while being read: not damage; restore.h says when).
+  // progress, when set, gets the bytes of each chunk checked, from reader
+  // threads.
+  Status Verify(const std::string& job, uint32_t rank, uint64_t step,
+                const std::function<void(uint64_t)>& progress = {});
+
+  // Removes kept checkpoints (never ring slots, never `latest`), oldest
+  // first; returns them in job, rank, step order. InvalidArgument on a
+  // read-only engine; NotFound when request.job names no job in the store.
+  // On failure, those already removed stay removed (SlotStore::PruneKept).
+  Result<std::vector<PrunedInfo>> Prune(const PruneRequest& request);
 
   // Abandons a save that has not started to commit: it fails with `why`,
   // its slot and chunks are returned. No effect on a save that has ended.

@@ -29,6 +29,9 @@ struct EngineOptions {
   // Written chunks keep their bytes until the pool needs them, so restoring
   // the newest commit soon after it reads memory instead of disk.
   bool keep_resident = true;
+  // Retention: a checkpoint whose step is a multiple of keep_every is moved
+  // to kept/ when its ring slot is reused, instead of being overwritten; 0: off.
+  uint64_t keep_every = 0;
   // Inspect a store without changing it (offline tools next to a running
   // daemon): recovery removes nothing and saves are refused.
   bool read_only = false;

@@ -57,7 +57,8 @@ Status Scatter(Gpu* gpu, const Manifest& m, const std::map<std::string, TensorDe
 }
 
 Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const Manifest& m,
-                      const std::map<std::string, TensorDest>& dests, int threads) {
+                      const std::map<std::string, TensorDest>& dests, int threads,
+                      const std::function<void(uint64_t)>& progress) {
   PCC_RETURN_IF_ERROR(CheckDests(m, dests));
   // Page-locked buffers: copies out of them to a device are fastest.
   const ChunkBuffers pinned{[gpu](uint64_t bytes) -> Result<void*> {
@@ -68,9 +69,41 @@ Status ReadCheckpoint(FileSystem* fs, Gpu* gpu, const std::string& path, const M
   return ReadVerifiedChunks(
       fs, path, m, threads,
       [&](uint64_t start, const uint8_t* buf, uint64_t len) {
-        return Scatter(gpu, m, dests, buf, start, len);
+        PCC_RETURN_IF_ERROR(Scatter(gpu, m, dests, buf, start, len));
+        if (progress) progress(len);
+        return Status::Ok();
       },
       &pinned);
+}
+
+// Reads checkpoint v, telling a checkpoint that changed under the reader
+// from a damaged one (restore.h).
+Status ReadView(FileSystem* fs, Gpu* gpu, const SlotStore& store, const SlotStore::SlotView& v,
+                const std::map<std::string, TensorDest>& dests, int threads,
+                const std::function<void(uint64_t)>& progress) {
+  const Manifest& m = *v.manifest;
+  PCC_RETURN_IF_ERROR(CheckDests(m, dests));  // so NotFound below is a missing file
+  Status s = ReadCheckpoint(fs, gpu, store.DataPathOf(v), m, dests, threads, progress);
+  if (s.ok() || (s.code() != Code::kCorruption && s.code() != Code::kNotFound)) return s;
+  const std::string what = "step " + std::to_string(m.step) + " of job " + store.job() + " rank " +
+                           std::to_string(store.rank());
+  auto damaged = [&] {
+    if (s.code() == Code::kCorruption) return s;
+    return Status::Corruption(s.message() + " (the data file of a committed checkpoint is gone)");
+  };
+  if (v.kept) {
+    if (fs->Exists(store.KeptManifestPath(m.step))) return damaged();
+    return Status::Aborted(what + " was pruned while verifying (" + s.message() +
+                           "); nothing is damaged");
+  }
+  // Kept meanwhile: its data went to kept/ first, its manifest follows.
+  if (fs->Exists(store.KeptDataPath(m.step))) {
+    return ReadCheckpoint(fs, gpu, store.KeptDataPath(m.step), m, dests, threads, progress);
+  }
+  auto now = fs->ReadWholeFile(store.ManifestPath(v.slot));
+  if (now.ok() && ManifestChecksum(now.value()) == v.manifest_crc) return damaged();
+  return Status::Aborted(what + " was superseded while verifying: slot " + std::to_string(v.slot) +
+                         " was reused by a newer checkpoint; nothing is damaged");
 }
 
 }  // namespace
@@ -87,30 +120,32 @@ Status RestoreFromChunks(Gpu* gpu, const Manifest& m, const std::vector<const ui
 
 Result<RestoreResult> RestoreFromStore(FileSystem* fs, Gpu* gpu, const SlotStore& store,
                                        const EngineOptions& options, std::optional<uint64_t> step,
-                                       const std::map<std::string, TensorDest>& dests) {
+                                       const std::map<std::string, TensorDest>& dests,
+                                       const std::function<void(uint64_t)>& progress) {
   std::vector<SlotStore::SlotView> candidates;
   std::string steps;
-  for (auto& v : store.Slots()) {
+  for (auto& v : store.Checkpoints()) {
     if (!v.committed) continue;
-    steps += (steps.empty() ? "" : ", ") + std::to_string(v.manifest->step);
-    if (!step || v.manifest->step == *step) candidates.push_back(std::move(v));
+    steps += (steps.empty() ? "" : ", ") + std::to_string(v.step);
+    if (!step || v.step == *step) candidates.push_back(std::move(v));
   }
-  // Latest first, then the others newest first (Slots() sorts by step).
+  // Latest first, then the others newest first (Checkpoints() sorts by step).
   std::stable_partition(candidates.begin(), candidates.end(),
                         [](const SlotStore::SlotView& v) { return v.latest; });
   const std::string who = "job " + store.job() + " rank " + std::to_string(store.rank());
   if (candidates.empty()) {
     if (step) {
       return Status::NotFound("step " + std::to_string(*step) + " of " + who +
-                              " is not committed (committed steps: " +
+                              " is not committed or kept (committed and kept steps: " +
                               (steps.empty() ? "none" : steps) + ")");
     }
     return Status::NotFound("no committed checkpoint of " + who + " in " + store.dir());
   }
   RestoreResult result;
+  Status first_error;
   for (const auto& c : candidates) {
     const Manifest& m = *c.manifest;
-    Status s = ReadCheckpoint(fs, gpu, store.DataPath(c.slot), m, dests, options.writers);
+    Status s = ReadView(fs, gpu, store, c, dests, options.writers, progress);
     if (s.ok()) {
       result.step = m.step;
       result.user_blob = m.user_blob;
@@ -118,9 +153,16 @@ Result<RestoreResult> RestoreFromStore(FileSystem* fs, Gpu* gpu, const SlotStore
       result.bytes_read = m.data_bytes;
       return result;
     }
-    if (step || s.code() != Code::kCorruption) return s;
+    // An explicit step: a second copy of it (rare: two saves of one step)
+    // is tried, and the first failure reported.
+    if (step) {
+      if (first_error.ok()) first_error = s;
+      continue;
+    }
+    if (s.code() != Code::kCorruption && s.code() != Code::kAborted) return s;
     result.skipped.push_back("step " + std::to_string(m.step) + ": " + s.message());
   }
+  if (step) return first_error;
   std::string why;
   for (const auto& s : result.skipped) why += "; " + s;
   return Status::Corruption("no committed checkpoint of " + who + " verifies" + why);

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "server/status_json.h"
+#include "server/store_requests.h"
 
 namespace pccheck {
 
@@ -153,6 +154,10 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
   }
   if (frame->type == wire::MsgType::kStatus) {
     (void)socket.Send(wire::MsgType::kStatusReply, wire::Encode(wire::StatusReply{StatusJson()}));
+    return finish();
+  }
+  if (IsStoreRequest(frame->type)) {
+    ServeStoreRequest(engine_, socket, frame.value(), peer->pid);
     return finish();
   }
   if (frame->type != wire::MsgType::kHello) {

@@ -77,11 +77,26 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
   }
   for (const char* key :
        {"root", "socket", "socket-mode", "pool", "chunk", "writers", "max-inflight", "policy",
-        "allow-uid", "allow-group", "blob-slot", "log-level", "shutdown-timeout", "direct-io"}) {
+        "allow-uid", "allow-group", "blob-slot", "log-level", "shutdown-timeout", "direct-io",
+        "keep-every"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
-  CHECK(keys.size() == 15);
+  CHECK(keys.size() == 16);
+}
+
+TEST_CASE("keep-every: retention is off by default, any step count turns it on") {
+  CHECK(Config({}).engine.keep_every == 0);
+  CHECK(Config({"--keep-every", "1000"}).engine.keep_every == 1000);
+  CHECK(Config({"--keep-every=1"}).engine.keep_every == 1);
+  for (const char* bad : {"-1", "ten", "1.5"}) {
+    CAPTURE(bad);
+    const std::string why = Error({"--keep-every", bad});
+    CHECK(StartsWith(why, "keep-every: "));
+  }
+  DaemonConfig c = Config({"--keep-every", "50"});
+  DaemonConfig d = Config({});
+  CHECK_FALSE(c == d);
 }
 
 TEST_CASE("defaults come from the table") {
@@ -217,6 +232,8 @@ TEST_CASE("every bad value is refused with its key named") {
       {"policy", "wait"},
       {"direct-io", "maybe"},
       {"keep-resident", "sometimes"},
+      {"keep-every", "-1"},
+      {"keep-every", "ten"},
       {"socket", "pccheckd.sock"},
       {"socket", long_socket.c_str()},
       {"socket-mode", "0999"},
@@ -279,8 +296,8 @@ TEST_CASE("unknown flags, keys and files are refused") {
       Error({"--config", unknown}) ==
       "config file " + unknown +
           ": unknown key 'pools'; the keys are root, pool, chunk, "
-          "writers, max-inflight, policy, direct-io, keep-resident, socket, socket-mode, "
-          "allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
+          "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
+          "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));

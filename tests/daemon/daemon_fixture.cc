@@ -335,7 +335,12 @@ bool Watchdog::fired() const {
 // ---- the CLI ---------------------------------------------------------------------------
 
 CliRun RunPccheck(const std::vector<std::string>& args, int timeout_ms) {
-  const std::string exe = BuildDir() + "/daemon/pccheck";
+  return RunProgram("daemon/pccheck", args, timeout_ms);
+}
+
+CliRun RunProgram(const std::string& program, const std::vector<std::string>& args,
+                  int timeout_ms) {
+  const std::string exe = BuildDir() + "/" + program;
   std::vector<std::string> all = {exe};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;

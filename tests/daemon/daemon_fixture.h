@@ -134,6 +134,10 @@ struct CliRun {
   std::string err;
 };
 CliRun RunPccheck(const std::vector<std::string>& args, int timeout_ms = 120'000);
+// The same for any built program, `exe` relative to the build root
+// ("daemon/pccheckd").
+CliRun RunProgram(const std::string& exe, const std::vector<std::string>& args,
+                  int timeout_ms = 120'000);
 
 bool Contains(const std::string& s, const std::string& part);
 

@@ -1,0 +1,163 @@
+#include "cli/store_access.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "cli/json_parse.h"
+#include "io/store_lock.h"
+#include "proto/socket.h"
+
+namespace pccheck::cli {
+
+namespace {
+
+// How long to wait for the daemon's next frame. A verify sends progress far
+// more often; a list or a prune answers at once.
+constexpr int kReplyTimeoutMs = 120'000;
+
+Result<UnixSocket> Ask(const std::string& socket, wire::MsgType type, const std::string& payload) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket sock, UnixSocket::Connect(socket));
+  PCC_RETURN_IF_ERROR(sock.Send(type, payload).Annotate("asking pccheckd at " + socket));
+  return sock;
+}
+
+// The next frame, which must be `want` (or kVerifyProgress when
+// allow_progress); a kError becomes its status.
+Result<Frame> Expect(UnixSocket& sock, wire::MsgType want, bool allow_progress = false) {
+  auto frame = sock.Receive(kReplyTimeoutMs);
+  if (!frame.ok()) {
+    return frame.status().Annotate("waiting for pccheckd at " + sock.path() +
+                                   " (an older pccheckd closes the connection on requests it "
+                                   "does not know: use --root DIR to read the store directly)");
+  }
+  if (frame->type == wire::MsgType::kError) {
+    auto e = wire::DecodeErrorReply(frame->payload);
+    if (!e.ok()) return e.status().Annotate("error reply from " + sock.path());
+    if (e->code == 0 || e->code > static_cast<uint32_t>(Code::kInternal)) {
+      return Status::Internal("pccheckd at " + sock.path() + ": " + e->message);
+    }
+    return Status(static_cast<Code>(e->code), e->message);
+  }
+  if (frame->type == want || (allow_progress && frame->type == wire::MsgType::kVerifyProgress)) {
+    return frame;
+  }
+  return Status::Corruption("pccheckd at " + sock.path() + " answered with message type " +
+                            std::to_string(static_cast<unsigned>(frame->type)));
+}
+
+CheckpointInfo FromJson(const JsonValue& v) {
+  CheckpointInfo c;
+  c.job = v["job"].AsString();
+  c.rank = static_cast<uint32_t>(v["rank"].AsUint());
+  c.step = v["step"].AsUint();
+  c.slot = static_cast<uint32_t>(v["slot"].AsUint());
+  c.bytes = v["bytes"].AsUint();
+  c.state = v["state"].AsString();
+  c.wall_time = v["wall_time"].AsInt();
+  c.latest = v["latest"].AsBool();
+  c.kept = v["kept"].AsBool();
+  return c;
+}
+
+bool SameDirectory(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
+}
+
+bool Alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+Result<std::vector<CheckpointInfo>> DaemonList(const std::string& socket, std::string* root) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kStoreList, ""));
+  PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kStoreListed));
+  PCC_ASSIGN_OR_RETURN(wire::StoreListed listed, wire::DecodeStoreListed(frame.payload));
+  auto doc = ParseJson(listed.json);
+  if (!doc.ok()) return doc.status().Annotate("the list from pccheckd at " + socket);
+  if (root != nullptr) *root = (*doc)["root"].AsString();
+  std::vector<CheckpointInfo> out;
+  for (const JsonValue& v : (*doc)["checkpoints"].items()) out.push_back(FromJson(v));
+  return out;
+}
+
+Result<wire::Verified> DaemonVerify(const std::string& socket, const wire::Verify& request,
+                                    const std::function<void(uint64_t)>& progress) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kVerify, wire::Encode(request)));
+  uint64_t reported = 0;
+  for (;;) {
+    PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kVerified, true));
+    if (frame.type == wire::MsgType::kVerifyProgress) {
+      PCC_ASSIGN_OR_RETURN(wire::VerifyProgress p, wire::DecodeVerifyProgress(frame.payload));
+      if (p.bytes > reported && progress) progress(p.bytes - reported);
+      reported = std::max(reported, p.bytes);
+      continue;
+    }
+    PCC_ASSIGN_OR_RETURN(wire::Verified v, wire::DecodeVerified(frame.payload));
+    if (v.bytes > reported && progress) progress(v.bytes - reported);
+    return v;
+  }
+}
+
+Result<wire::Pruned> DaemonPrune(const std::string& socket, const wire::Prune& request) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kPrune, wire::Encode(request)));
+  PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kPruned));
+  return wire::DecodePruned(frame.payload);
+}
+
+Result<StoreSource> FindStore(const std::string& root, const std::string& socket) {
+  StoreSource src;
+  if (!socket.empty()) {
+    src.socket = socket;
+    PCC_ASSIGN_OR_RETURN(src.listed, DaemonList(socket, &src.root));
+    return src;
+  }
+  std::error_code ec;
+  if (root.empty() || !std::filesystem::is_directory(root, ec)) {
+    return Status::NotFound("no checkpoint store at '" + root +
+                            "': the directory does not exist. Pass --root with the directory "
+                            "that `pccheck bench --root` or the daemon writes its store to");
+  }
+  src.root = root;
+  auto holder = ReadStoreLockHolder(root);
+  if (!holder.ok()) return src;  // nobody writes it
+  if (!holder->socket.empty()) {
+    std::string daemon_root;
+    auto listed = DaemonList(holder->socket, &daemon_root);
+    // A daemon answers there and it is this store's: ask it.
+    if (listed.ok() && SameDirectory(daemon_root, root)) {
+      src.socket = holder->socket;
+      src.listed = std::move(listed).value();
+      return src;
+    }
+  }
+  if (Alive(holder->pid) && holder->pid != ::getpid()) {
+    src.other_writer = (holder->owner.empty() ? "another process" : holder->owner) + " (pid " +
+                       std::to_string(holder->pid) + ")";
+  }
+  return src;
+}
+
+Result<OfflineStore> OpenOfflineStore(const std::string& root, bool read_only) {
+  OfflineStore store;
+  store.fs = NewPosixFileSystem();
+  if (root.empty() || !store.fs->Exists(root)) {
+    return Status::NotFound("no checkpoint store at '" + root +
+                            "': the directory does not exist. Pass --root with the directory "
+                            "that `pccheck bench --root` or the daemon writes its store to");
+  }
+  store.gpu = NewFakeGpu();
+  EngineOptions eo;
+  eo.root = root;
+  eo.read_only = read_only;
+  eo.chunk_bytes = 1ull << 20;
+  eo.pool_bytes = 2 * eo.chunk_bytes;
+  eo.writers = 2;
+  PCC_ASSIGN_OR_RETURN(store.engine, Engine::Open(eo, store.fs.get(), store.gpu.get()));
+  return store;
+}
+
+}  // namespace pccheck::cli

@@ -1,0 +1,141 @@
+// The store requests (proto/store_wire.h): round trips, every truncation and
+// extension, hostile counts and lengths, and values that make no sense.
+#include "proto/store_wire.h"
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.h"
+
+namespace pccheck::wire {
+namespace {
+
+constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
+
+bool Mentions(const Status& s, const std::string& what) {
+  return s.code() == Code::kCorruption && s.message().find(what) != std::string::npos;
+}
+
+template <typename T>
+void RequireRoundTrip(const T& m, Result<T> (*decode)(std::string_view)) {
+  const std::string bytes = Encode(m);
+  Result<T> back = decode(bytes);
+  INFO(back.status().ToString());
+  REQUIRE(back.ok());
+  REQUIRE(back.value() == m);
+  REQUIRE(Encode(back.value()) == bytes);
+}
+
+struct Sample {
+  const char* name;
+  std::string bytes;
+  bool (*decodes_equal)(const std::string&);
+};
+
+template <typename T, Result<T> (*Decode)(std::string_view)>
+bool DecodesEqual(const std::string& bytes) {
+  Result<T> r = Decode(bytes);
+  return r.ok() && Encode(r.value()) == bytes;
+}
+
+std::vector<Sample> Samples() {
+  Pruned pruned{true, {{"gpt2", 3, 1000, 1 << 30}, {"", 0, 0, 0}}};
+  return {
+      {"StoreListed", Encode(StoreListed{"{\"root\": \"/x\"}"}),
+       DecodesEqual<StoreListed, DecodeStoreListed>},
+      {"Verify", Encode(Verify{"llama", 7, 4000}), DecodesEqual<Verify, DecodeVerify>},
+      {"VerifyProgress", Encode(VerifyProgress{123456}),
+       DecodesEqual<VerifyProgress, DecodeVerifyProgress>},
+      {"Verified", Encode(Verified{5, "checksum mismatch", 4096}),
+       DecodesEqual<Verified, DecodeVerified>},
+      {"Prune(all)", Encode(Prune{3, std::nullopt, std::nullopt, false}),
+       DecodesEqual<Prune, DecodePrune>},
+      {"Prune(job, rank)", Encode(Prune{0, "gpt2", 5, true}), DecodesEqual<Prune, DecodePrune>},
+      {"Pruned", Encode(pruned), DecodesEqual<Pruned, DecodePruned>},
+  };
+}
+
+TEST_CASE("store wire: every message round trips", "[proto]") {
+  RequireRoundTrip(StoreListed{}, DecodeStoreListed);
+  RequireRoundTrip(StoreListed{std::string(1 << 20, '[')}, DecodeStoreListed);
+  RequireRoundTrip(Verify{}, DecodeVerify);
+  RequireRoundTrip(Verify{std::string(kMaxNameBytes, 'j'), ~0u, kMax64}, DecodeVerify);
+  RequireRoundTrip(VerifyProgress{kMax64}, DecodeVerifyProgress);
+  RequireRoundTrip(Verified{}, DecodeVerified);
+  RequireRoundTrip(
+      Verified{static_cast<uint32_t>(Code::kInternal), std::string(kMaxStringBytes, 'm'), kMax64},
+      DecodeVerified);
+  RequireRoundTrip(Prune{}, DecodePrune);
+  RequireRoundTrip(Prune{~0u, std::string(), 0, true}, DecodePrune);
+  RequireRoundTrip(Prune{1, std::string(kMaxNameBytes, 'x'), std::nullopt, false}, DecodePrune);
+  RequireRoundTrip(Pruned{}, DecodePruned);
+  RequireRoundTrip(Pruned{false, {{"a", ~0u, kMax64, kMax64}}}, DecodePruned);
+}
+
+TEST_CASE("store wire: every truncation and extension is detected", "[proto]") {
+  for (const Sample& s : Samples()) {
+    CAPTURE(s.name);
+    REQUIRE(s.decodes_equal(s.bytes));
+    for (size_t n = 0; n < s.bytes.size(); ++n) {
+      CAPTURE(n);
+      REQUIRE_FALSE(s.decodes_equal(s.bytes.substr(0, n)));
+    }
+    REQUIRE_FALSE(s.decodes_equal(s.bytes + '\0'));
+  }
+}
+
+TEST_CASE("store wire: hostile lengths and counts are rejected before allocating", "[proto]") {
+  std::string verify = Encode(Verify{"j", 0, 0});
+  verify[0] = '\xff';
+  verify[1] = '\xff';
+  CHECK(Mentions(DecodeVerify(verify).status(), "Verify: job of 65535 bytes exceeds"));
+
+  std::string listed = Encode(StoreListed{"{}"});
+  listed[3] = '\x7f';  // ~2 GiB
+  CHECK(Mentions(DecodeStoreListed(listed).status(), "StoreListed: json of"));
+
+  std::string pruned = Encode(Pruned{false, {{"a", 1, 2, 3}}});
+  pruned[1] = '\xff';
+  pruned[2] = '\xff';
+  pruned[3] = '\xff';
+  pruned[4] = '\xff';
+  CHECK(Mentions(DecodePruned(pruned).status(), "entry count 4294967295 exceeds the limit"));
+  pruned = Encode(Pruned{false, {{"a", 1, 2, 3}}});
+  pruned[1] = 2;  // two entries, bytes for one
+  CHECK(Mentions(DecodePruned(pruned).status(), "entry count 2 does not fit"));
+}
+
+TEST_CASE("store wire: values that make no sense are rejected", "[proto]") {
+  CHECK(Mentions(DecodeVerified(Encode(Verified{11, "", 0})).status(),
+                 "Verified: code 11 is not a status code"));
+  std::string prune = Encode(Prune{1, std::nullopt, std::nullopt, false});
+  prune[4] = 2;
+  CHECK(Mentions(DecodePrune(prune).status(), "Prune: job flag is 2, not 0 or 1"));
+  prune = Encode(Prune{1, std::nullopt, std::nullopt, false});
+  prune.back() = 9;
+  CHECK(Mentions(DecodePrune(prune).status(), "dry_run is 9"));
+  std::string pruned = Encode(Pruned{});
+  pruned[0] = 3;
+  CHECK(Mentions(DecodePruned(pruned).status(), "Pruned: dry_run is 3"));
+}
+
+TEST_CASE("store wire: the requests are frame types the header accepts", "[proto]") {
+  for (MsgType t :
+       {MsgType::kStoreList, MsgType::kStoreListed, MsgType::kVerify, MsgType::kVerifyProgress,
+        MsgType::kVerified, MsgType::kPrune, MsgType::kPruned}) {
+    FrameHeader h{16, t};
+    auto back = DecodeFrameHeader(EncodeFrameHeader(h));
+    INFO(back.status().ToString());
+    REQUIRE(back.ok());
+    CHECK(back.value() == h);
+  }
+  for (uint16_t unknown : {uint16_t{31}, uint16_t{39}}) {
+    std::string b = EncodeFrameHeader({16, MsgType::kVerify});
+    b[4] = static_cast<char>(unknown);
+    CHECK(Mentions(DecodeFrameHeader(b).status(), "unknown type " + std::to_string(unknown)));
+  }
+}
+
+}  // namespace
+}  // namespace pccheck::wire
