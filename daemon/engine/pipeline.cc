@@ -22,8 +22,15 @@ Status Checkpoint::Error() {
   return error;
 }
 
-Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool)
-    : options_(options), fs_(fs), gpu_(gpu), pool_(pool) {
+Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
+                   const Clock* clock)
+    : options_(options),
+      fs_(fs),
+      gpu_(gpu),
+      pool_(pool),
+      clock_(clock),
+      write_rate_(clock->NowMicros()),
+      copy_rate_(clock->NowMicros()) {
   threads_.emplace_back([this] { CopyLoop(); });
   for (int i = 0; i < options_.writers; ++i) threads_.emplace_back([this] { WriterLoop(); });
   threads_.emplace_back([this] { CommitLoop(); });
@@ -32,6 +39,7 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
 Pipeline::~Pipeline() { Stop(0); }
 
 void Pipeline::Submit(std::shared_ptr<Checkpoint> ckpt) {
+  ckpt->submitted_us = clock_->NowMicros();
   {
     std::lock_guard lock(mu_);
     active_.push_back(ckpt);
@@ -58,10 +66,20 @@ void Pipeline::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& w
 std::vector<InflightInfo> Pipeline::Inflight() const {
   std::lock_guard lock(mu_);
   std::vector<InflightInfo> out;
+  const uint64_t now = clock_->NowMicros();
   for (const auto& c : active_) {
     const SaveHandle& h = *c->handle;
-    out.push_back({c->request.job, c->request.rank, c->request.step, h.bytes_total(),
-                   h.bytes_copied(), h.bytes_written(), h.snapshot_done()});
+    InflightInfo i;
+    i.job = c->request.job;
+    i.rank = c->request.rank;
+    i.step = c->request.step;
+    i.bytes_total = h.bytes_total();
+    i.bytes_copied = h.bytes_copied();
+    i.bytes_written = h.bytes_written();
+    i.snapshot_done = h.snapshot_done();
+    i.committing = c->committing.load();
+    i.elapsed_s = static_cast<double>(now - std::min(now, c->submitted_us)) / 1e6;
+    out.push_back(std::move(i));
   }
   return out;
 }
@@ -229,6 +247,10 @@ void Pipeline::WriterLoop() {
     }
     if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
     c.handle->AddCopied(task.len);
+    if (s.ok()) {
+      counters_.bytes_copied += task.len;
+      copy_rate_.Add(clock_->NowMicros(), task.len);
+    }
     ChunkCopied(c, 1);
     if (!c.cancelled) {
       c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
@@ -237,6 +259,7 @@ void Pipeline::WriterLoop() {
       if (s.ok()) {
         c.handle->AddWritten(task.len);
         counters_.bytes_written += task.len;
+        write_rate_.Add(clock_->NowMicros(), task.len);
       } else {
         c.Fail(s.Annotate("writing chunk " + std::to_string(task.index) + " of step " +
                           std::to_string(c.request.step)));
@@ -253,6 +276,7 @@ void Pipeline::ChunkCopied(Checkpoint& c, uint64_t n) {
 
 void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n) {
   if (ckpt->to_write.fetch_sub(n) != n) return;
+  ckpt->committing = true;
   {
     std::lock_guard lock(mu_);
     commit_queue_.push_back(ckpt);
@@ -324,6 +348,14 @@ void Pipeline::NoteError(const Status& s) {
   std::lock_guard lock(mu_);
   recent_errors_.push_back(s.ToString());
   if (recent_errors_.size() > 16) recent_errors_.pop_front();
+}
+
+double Pipeline::RecentWriteRate() const {
+  return write_rate_.BytesPerSecond(clock_->NowMicros());
+}
+
+double Pipeline::RecentCopyRate() const {
+  return copy_rate_.BytesPerSecond(clock_->NowMicros());
 }
 
 std::vector<std::string> Pipeline::RecentErrors() const {

@@ -23,7 +23,9 @@
 
 #include "engine/chunk_pool.h"
 #include "engine/engine.h"
+#include "engine/recent_rate.h"
 #include "engine/slot_store.h"
+#include "util/clock.h"
 
 namespace pccheck {
 
@@ -38,6 +40,9 @@ struct Checkpoint {
   std::atomic<uint64_t> to_copy{0};   // chunks whose copy has not ended
   std::atomic<uint64_t> to_write{0};  // chunks not yet written or skipped
   std::atomic<bool> cancelled{false};
+  // Every chunk is written: the commit protocol runs (or is about to).
+  std::atomic<bool> committing{false};
+  uint64_t submitted_us = 0;  // Clock::NowMicros when it entered the pipeline
   std::mutex mu;
   Status error;  // first failure, or the reason for cancelling
 
@@ -51,11 +56,14 @@ struct EngineCounters {
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> superseded{0};
   std::atomic<uint64_t> bytes_written{0};
+  std::atomic<uint64_t> bytes_copied{0};
 };
 
 class Pipeline {
  public:
-  Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool);
+  // clock times the saves and the recent rates; it must outlive the pipeline.
+  Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
+           const Clock* clock = &DefaultClock());
   ~Pipeline();  // Stop(0) if not stopped
 
   // Queues a save whose slot is reserved and data file open.
@@ -67,6 +75,10 @@ class Pipeline {
   std::vector<InflightInfo> Inflight() const;
   EngineCounters& counters() { return counters_; }
   std::vector<std::string> RecentErrors() const;
+  // Bytes per second written to the store and copied out of the sources over
+  // the last ~10 s (recent_rate.h).
+  double RecentWriteRate() const;
+  double RecentCopyRate() const;
   // Counts a save that failed before it entered the pipeline.
   void RecordFailure(const Status& s);
 
@@ -100,7 +112,10 @@ class Pipeline {
   FileSystem* fs_;
   Gpu* gpu_;
   ChunkPool* pool_;
+  const Clock* clock_;
   EngineCounters counters_;
+  RecentRate write_rate_;
+  RecentRate copy_rate_;
 
   mutable std::mutex mu_;
   std::condition_variable copy_cv_, write_cv_, commit_cv_, idle_cv_;
