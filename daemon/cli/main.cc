@@ -101,8 +101,10 @@ CLI::Validator FractionValidator() {
         auto v = Number(t);
         if (v && percent) *v /= 100;
         if (!v || *v < 0 || *v >= 1) {
+          std::string hint;
+          if (v && !percent && *v >= 1 && *v < 100) hint = " (for " + t + "% write " + t + "%)";
           return "expected the allowed slowdown as a fraction below 1 such as 0.02, or as a "
-                 "percentage such as 2%, got '" + text + "'";
+                 "percentage such as 2%, got '" + text + "'" + hint;
         }
         text = std::to_string(*v);
         return "";

@@ -102,8 +102,7 @@ Result<Measured> Measure(const TuneOptions& o, const std::string& root, Gpu* gpu
       std::clamp<uint64_t>(o.size, 16ull << 20, o.quick ? 64ull << 20 : 256ull << 20);
   PCC_ASSIGN_OR_RETURN(m.copy, MeasureCopy(gpu, device, copy_bytes, 16ull << 20));
   // Each GPU copies over its own link; host tensors go through the one copy thread.
-  m.copy_node = m.copy.bytes_per_s *
-                (device >= 0 ? std::max(1, std::min(o.ranks, m.devices)) : 1);
+  m.copy_node = m.copy.bytes_per_s * (device >= 0 ? std::max(1, std::min(o.ranks, m.devices)) : 1);
   m.checksum = MeasureChecksum(o.quick ? 32ull << 20 : 128ull << 20);
   auto fs = NewPosixFileSystem();
   PCC_ASSIGN_OR_RETURN(m.commit_s, MeasureCommit(fs.get(), root));
@@ -153,8 +152,9 @@ std::string SweepTable(const Measured& m) {
     std::snprintf(label, sizeof label, "  %3d %-8s", w, w == 1 ? "writer" : "writers");
     out += label;
     for (uint64_t c : m.plan.chunks) {
-      auto p = std::find_if(m.sweep.points.begin(), m.sweep.points.end(),
-                            [&](const WritePoint& x) { return x.writers == w && x.chunk_bytes == c; });
+      auto p = std::find_if(m.sweep.points.begin(), m.sweep.points.end(), [&](const WritePoint& x) {
+        return x.writers == w && x.chunk_bytes == c;
+      });
       out += p == m.sweep.points.end() ? "       -" : Fmt("%8.2f", p->bytes_per_s / 1e9);
     }
     out += "\n";
@@ -162,8 +162,7 @@ std::string SweepTable(const Measured& m) {
   return out;
 }
 
-std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
-                                 const TuneAdvice& a) {
+std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in, const TuneAdvice& a) {
   std::vector<std::string> why;
   double best = 0;
   for (const WritePoint& p : in.writes) best = std::max(best, EffectiveWriteRate(in, p));
@@ -178,16 +177,19 @@ std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
                                          ", less than 5% more, for more threads or memory.";
   why.push_back("Writes: " + w);
 
-  const std::string round = in.ranks == 1 ? FormatSize(o.size)
-                                          : std::to_string(in.ranks) + " x " + FormatSize(o.size) +
-                                                " = " + FormatSize(static_cast<uint64_t>(a.round_bytes));
+  const std::string round = in.ranks == 1
+                                ? FormatSize(o.size)
+                                : std::to_string(in.ranks) + " x " + FormatSize(o.size) + " = " +
+                                      FormatSize(static_cast<uint64_t>(a.round_bytes));
   const double fill = a.chunk_bytes / in.copy_bytes_per_s + a.chunk_bytes / a.write_bytes_per_s;
-  why.push_back("Persist: a checkpoint" + std::string(in.ranks == 1 ? "" : " round") + " of " +
-                round + " takes T_w = size / write rate = " + Secs(a.persist_s) +
-                " to write and T_c = size / copy rate = " + Secs(a.copy_s) +
-                " to copy. Copies and writes overlap chunk by chunk, so one lives L = max(T_w, T_c) "
-                "+ its first and last chunk (" + Secs(fill) + ") + the commit (" + Secs(in.commit_s) +
-                ") = " + Secs(a.lifetime_s) + " from save to commit.");
+  why.push_back(
+      "Persist: a checkpoint" + std::string(in.ranks == 1 ? "" : " round") + " of " + round +
+      " takes T_w = size / write rate = " + Secs(a.persist_s) +
+      " to write and T_c = size / copy rate = " + Secs(a.copy_s) +
+      " to copy. Copies and writes overlap chunk by chunk, so one lives L = max(T_w, T_c) "
+      "+ its first and last chunk (" +
+      Secs(fill) + ") + the commit (" + Secs(in.commit_s) + ") = " + Secs(a.lifetime_s) +
+      " from save to commit.");
 
   const double pace = std::max(a.persist_s, a.copy_s);
   std::string n = "max-inflight " + std::to_string(a.max_inflight) +
@@ -201,7 +203,8 @@ std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
          FormatSize(in.max_pool_bytes) + " at most: --max-pool), which sets the spacing to " +
          Secs(a.spacing_s) + ".";
   } else {
-    n += std::to_string(a.max_inflight) + " is the fewest that keep it busy; more would only queue.";
+    n +=
+        std::to_string(a.max_inflight) + " is the fewest that keep it busy; more would only queue.";
   }
   why.push_back(n);
 
@@ -213,21 +216,24 @@ std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
                   ", room to snapshot every checkpoint in flight in full, so a snapshot waits for "
                   "its copy only, never for the disk.");
   } else {
-    why.push_back("pool " + FormatSize(a.pool_bytes) + ": all that --max-pool allows, less than "
-                  "one checkpoint (" + FormatSize(round_pool) + "); the bytes beyond it wait for "
-                  "writes to free chunks, so a snapshot takes " + Secs(a.snapshot_s) +
-                  " instead of " + Secs(a.copy_s) + ".");
+    why.push_back("pool " + FormatSize(a.pool_bytes) +
+                  ": all that --max-pool allows, less than "
+                  "one checkpoint (" +
+                  FormatSize(round_pool) +
+                  "); the bytes beyond it wait for "
+                  "writes to free chunks, so a snapshot takes " +
+                  Secs(a.snapshot_s) + " instead of " + Secs(a.copy_s) + ".");
   }
 
-  why.push_back("Stall: the trainer's next optimizer step waits for the snapshot (" +
-                Secs(a.snapshot_s) + "), which overlaps the next iteration (" +
-                Secs(in.iteration_s) + "): " +
-                (a.stall_s > 0 ? "a stall of " + Secs(a.stall_s) + " per checkpoint."
-                               : "no stall."));
+  why.push_back(
+      "Stall: the trainer's next optimizer step waits for the snapshot (" + Secs(a.snapshot_s) +
+      "), which overlaps the next iteration (" + Secs(in.iteration_s) +
+      "): " + (a.stall_s > 0 ? "a stall of " + Secs(a.stall_s) + " per checkpoint." : "no stall."));
 
-  std::string k = "Interval: checkpointing every k iterations slows training by "
-                  "max(k*t + stall, spacing) / (k*t) - 1, where spacing = max(T_w, T_c, L / N) = " +
-                  Secs(a.spacing_s) + " is the shortest time between checkpoint starts. ";
+  std::string k =
+      "Interval: checkpointing every k iterations slows training by "
+      "max(k*t + stall, spacing) / (k*t) - 1, where spacing = max(T_w, T_c, L / N) = " +
+      Secs(a.spacing_s) + " is the shortest time between checkpoint starts. ";
   if (a.feasible) {
     k += "The shortest k within " + Pct(in.budget) + " is " + std::to_string(a.interval) +
          " (every " + Secs(a.interval * in.iteration_s) + "), predicted slowdown " +
@@ -235,8 +241,8 @@ std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
   } else {
     k += "No interval up to " + std::to_string(in.max_interval) + " iterations (" +
          Secs(in.max_interval * in.iteration_s) + ", --max-interval) keeps within " +
-         Pct(in.budget) + ": at " + std::to_string(in.max_interval) + " it is " +
-         Pct(a.slowdown) + ". ";
+         Pct(in.budget) + ": at " + std::to_string(in.max_interval) + " it is " + Pct(a.slowdown) +
+         ". ";
     if (in.budget == 0 && a.stall_s > 0) {
       k += "A budget of 0 allows no stall at all, and every checkpoint stalls the trainer " +
            Secs(a.stall_s) + ".";
@@ -251,10 +257,10 @@ std::vector<std::string> Reasons(const TuneOptions& o, const TuneInputs& in,
   why.push_back(k);
 
   if (std::isfinite(a.pccheck_bound)) {
-    why.push_back("PCcheck's bound, interval >= T_w / (N*q*t) = " +
-                  Fmt("%.0f", std::ceil(a.pccheck_bound)) +
-                  " iterations, counts the whole persist time as slowdown: use it instead when "
-                  "training and checkpoint writes contend (CPU-bound data loading, a shared disk).");
+    why.push_back(
+        "PCcheck's bound, interval >= T_w / (N*q*t) = " + Fmt("%.0f", std::ceil(a.pccheck_bound)) +
+        " iterations, counts the whole persist time as slowdown: use it instead when "
+        "training and checkpoint writes contend (CPU-bound data loading, a shared disk).");
   }
   return why;
 }
@@ -334,7 +340,8 @@ void PrintJson(const TuneOptions& o, const std::string& root, const TuneInputs& 
 
 void PrintText(const TuneOptions& o, const std::string& root, const TuneInputs& in,
                const TuneAdvice& a, const Measured& m) {
-  std::string out = "measured in " + root + (m.sweep.direct ? " (O_DIRECT)" : " (buffered: O_DIRECT refused here)") + "\n";
+  std::string out = "measured in " + root +
+                    (m.sweep.direct ? " (O_DIRECT)" : " (buffered: O_DIRECT refused here)") + "\n";
   auto row = [&out](const std::string& label, const std::string& value, const std::string& note) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "  %-13s %-12s ", label.c_str(), value.c_str());
@@ -456,7 +463,8 @@ int RunTune(const TuneOptions& o) {
   }
   std::fflush(stdout);
   if (!advice->feasible) {
-    std::fprintf(stderr, "pccheck tune: no checkpoint interval up to %llu iterations keeps the "
+    std::fprintf(stderr,
+                 "pccheck tune: no checkpoint interval up to %llu iterations keeps the "
                  "slowdown within %s (see the reasons above)\n",
                  static_cast<unsigned long long>(in.max_interval), Pct(o.budget).c_str());
     return kExitFailed;

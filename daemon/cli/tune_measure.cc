@@ -92,14 +92,16 @@ Result<SweepResult> SweepWrites(FileSystem* fs, const std::string& dir, const Sw
   // fresh, as the engine rewrites its slots in steady state.
   auto run = [&]() -> Status {
     const int warm_writers = std::min(4, plan.writers.back());
-    PCC_ASSIGN_OR_RETURN(double warm_s, file->Pass(0, warm, warm_writers, kRawBlockBytes, on_block));
+    PCC_ASSIGN_OR_RETURN(double warm_s,
+                         file->Pass(0, warm, warm_writers, kRawBlockBytes, on_block));
     r.bytes_written += warm;
     const double warm_rate = static_cast<double>(warm) / std::max(warm_s, 1e-6);
 
     const size_t planned = plan.quick ? plan.writers.size() + plan.chunks.size() - 1
                                       : plan.writers.size() * plan.chunks.size();
     const double wanted = warm_rate * plan.seconds / static_cast<double>(planned);
-    uint64_t pass = static_cast<uint64_t>(std::min(wanted, static_cast<double>(plan.max_point_bytes)));
+    uint64_t pass =
+        static_cast<uint64_t>(std::min(wanted, static_cast<double>(plan.max_point_bytes)));
     pass = std::max(pass / largest * largest, largest);
     if (pass > warm) {
       PCC_RETURN_IF_ERROR(file->Reserve(pass));

@@ -21,12 +21,12 @@
 namespace pccheck::cli {
 
 struct SweepPlan {
-  std::vector<int> writers;       // thread counts, ascending
-  std::vector<uint64_t> chunks;   // chunk sizes, multiples of 4 KiB, ascending
+  std::vector<int> writers;      // thread counts, ascending
+  std::vector<uint64_t> chunks;  // chunk sizes, multiples of 4 KiB, ascending
   // quick: only `writers` at the middle chunk, then the other chunks at the
   // best thread count of that row.
   bool quick = false;
-  double seconds = 20;            // time for the timed passes together
+  double seconds = 20;  // time for the timed passes together
   uint64_t warmup_bytes = 256ull << 20;
   uint64_t max_point_bytes = 1ull << 30;
 };

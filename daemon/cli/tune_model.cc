@@ -73,10 +73,9 @@ Result<TuneAdvice> Recommend(const TuneInputs& in) {
   uint64_t smallest = UINT64_MAX;
   for (const WritePoint& p : in.writes) smallest = std::min(smallest, p.chunk_bytes);
   if (in.max_pool_bytes / 2 < smallest) {
-    return Status::InvalidArgument("max-pool: " + std::to_string(in.max_pool_bytes) +
-                                   " bytes hold fewer than two chunks of " +
-                                   std::to_string(smallest) +
-                                   ", the smallest measured; allow a larger pool");
+    return Status::InvalidArgument(
+        "max-pool: " + std::to_string(in.max_pool_bytes) + " bytes hold fewer than two chunks of " +
+        std::to_string(smallest) + ", the smallest measured; allow a larger pool");
   }
   std::vector<WritePoint> points = in.writes;
   std::sort(points.begin(), points.end(), [](const WritePoint& x, const WritePoint& y) {
@@ -90,19 +89,24 @@ Result<TuneAdvice> Recommend(const TuneInputs& in) {
         std::to_string(in.checkpoint_bytes) +
         " bytes has chunks, or chunks too big for the pool; measure with 1 writer too");
   }
-  for (const WritePoint& p : points) {
-    const double rate = EffectiveWriteRate(in, p);
-    if (rate >= best * (1 - kTie)) {
-      a.writers = p.writers;
-      a.chunk_bytes = p.chunk_bytes;
-      a.raw_write_bytes_per_s = p.bytes_per_s;
-      a.write_bytes_per_s = rate;
-      break;
+  // Among those, two writers rather than one where a checkpoint has two
+  // chunks to give them: the sweep's raw writers only write, while one
+  // engine writer also checksums, waits for copies and frees chunks, and the
+  // disk idles meanwhile.
+  for (const bool single : {false, true}) {
+    for (const WritePoint& p : points) {
+      const double rate = EffectiveWriteRate(in, p);
+      const bool ok_count = single || p.writers >= 2 || ChunksPerRound(in, p.chunk_bytes) < 2;
+      if (a.writers == 0 && ok_count && rate >= best * (1 - kTie)) {
+        a.writers = p.writers;
+        a.chunk_bytes = p.chunk_bytes;
+        a.raw_write_bytes_per_s = p.bytes_per_s;
+        a.write_bytes_per_s = rate;
+      }
     }
   }
   const double c = static_cast<double>(a.chunk_bytes);
-  const double W = a.write_bytes_per_s, C = in.copy_bytes_per_s, t = in.iteration_s,
-               q = in.budget;
+  const double W = a.write_bytes_per_s, C = in.copy_bytes_per_s, t = in.iteration_s, q = in.budget;
 
   // One round: every rank's checkpoint of one step.
   a.round_bytes = static_cast<double>(in.ranks) * static_cast<double>(in.checkpoint_bytes);
@@ -113,12 +117,14 @@ Result<TuneAdvice> Recommend(const TuneInputs& in) {
 
   // In flight: enough that the latency of one checkpoint never holds back
   // the next while the pipeline could take it; the pool caps it.
-  a.wanted_inflight = static_cast<int>(std::clamp(std::ceil(a.lifetime_s / pace - 1e-9), 1.0, 64.0));
-  const uint64_t round_pool = static_cast<uint64_t>(in.ranks) * AlignUp(in.checkpoint_bytes, a.chunk_bytes);
+  a.wanted_inflight =
+      static_cast<int>(std::clamp(std::ceil(a.lifetime_s / pace - 1e-9), 1.0, 64.0));
+  const uint64_t round_pool =
+      static_cast<uint64_t>(in.ranks) * AlignUp(in.checkpoint_bytes, a.chunk_bytes);
   const uint64_t pool_cap = in.max_pool_bytes / a.chunk_bytes * a.chunk_bytes;  // >= 2 chunks
   const uint64_t rounds_in_pool = pool_cap / round_pool;
-  a.max_inflight = static_cast<int>(
-      std::min<uint64_t>(static_cast<uint64_t>(a.wanted_inflight), std::max<uint64_t>(rounds_in_pool, 1)));
+  a.max_inflight = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.wanted_inflight),
+                                                       std::max<uint64_t>(rounds_in_pool, 1)));
   a.pool_limited = rounds_in_pool < static_cast<uint64_t>(a.wanted_inflight);
   a.pool_bytes = std::max<uint64_t>(
       std::min<uint64_t>(static_cast<uint64_t>(a.max_inflight) * round_pool, pool_cap),
@@ -132,14 +138,15 @@ Result<TuneAdvice> Recommend(const TuneInputs& in) {
   }
   a.stall_s = std::max(0.0, a.snapshot_s - t);
   a.spacing_s = std::max(pace, a.lifetime_s / a.max_inflight);
-  a.pccheck_bound = q > 0 ? a.persist_s / (a.max_inflight * q * t)
-                          : std::numeric_limits<double>::infinity();
+  a.pccheck_bound =
+      q > 0 ? a.persist_s / (a.max_inflight * q * t) : std::numeric_limits<double>::infinity();
 
   // The shortest interval: slowdown(k) <= q holds exactly when
   // k >= stall / (q·t) and k >= spacing / ((1 + q)·t).
   double needed = std::max(1.0, a.spacing_s / ((1 + q) * t));
   if (a.stall_s > 0) {
-    needed = q > 0 ? std::max(needed, a.stall_s / (q * t)) : std::numeric_limits<double>::infinity();
+    needed =
+        q > 0 ? std::max(needed, a.stall_s / (q * t)) : std::numeric_limits<double>::infinity();
   }
   a.feasible = needed <= static_cast<double>(in.max_interval) * (1 + 1e-12);
   if (a.feasible) {

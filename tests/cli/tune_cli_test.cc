@@ -25,11 +25,10 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Runs the built `binary` (under daemon/) with args; stdout through a pipe,
 // stderr into a file in `scratch`.
-TuneRun Run(const std::string& binary, const std::string& args,
-            const testing::TempDir& scratch) {
+TuneRun Run(const std::string& binary, const std::string& args, const testing::TempDir& scratch) {
   const std::string err_path = scratch.path() + "/stderr.txt";
-  const std::string cmd = Quote(testing::BuildDir() + "/daemon/" + binary) + " " + args + " 2>" +
-                          Quote(err_path);
+  const std::string cmd =
+      Quote(testing::BuildDir() + "/daemon/" + binary) + " " + args + " 2>" + Quote(err_path);
   TuneRun run;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -67,8 +66,7 @@ TEST_CASE("pccheck tune refuses bad arguments, naming the option", "[cli][tune]"
       {"tune --root " + store + " --size 1G --iteration-time 1 --budget 2", "--budget"},
       {"tune --root " + store + " --size 1G --iteration-time 1 --budget -0.1", "--budget"},
       {"tune --root " + store + " --size 1G --iteration-time 1 --ranks 0", "--ranks"},
-      {"tune --root " + store + " --size 1G --iteration-time 1 --max-interval 0",
-       "--max-interval"},
+      {"tune --root " + store + " --size 1G --iteration-time 1 --max-interval 0", "--max-interval"},
       {"tune --root " + store + " --size 1G --iteration-time 1 --max-pool 4K", "--max-pool"},
       {"tune --root " + store + " --size 1G --iteration-time 1 --device 999", "--device"},
       {"tune --root " + store + " --size 1G --iteration-time 1 --json --print-config",
@@ -134,9 +132,8 @@ TEST_CASE("pccheck tune --json reports the rates and every recommendation", "[cl
   // The config lines are pccheckd's own keys and values: pccheckd reads them.
   const std::string config = dir.path() + "/tuned.toml";
   std::ofstream(config) << j["config"].AsString();
-  TuneRun daemon = Run("pccheckd", "--config " + Quote(config) + " --root " + Quote(root) +
-                                       " --print-config",
-                       dir);
+  TuneRun daemon = Run(
+      "pccheckd", "--config " + Quote(config) + " --root " + Quote(root) + " --print-config", dir);
   INFO("pccheckd:\n" << daemon.out << daemon.err);
   CHECK(daemon.exit_code == 0);
   CHECK(Contains(daemon.out, "\nwriters = " + std::to_string(j["writers"].AsUint()) + "\n"));

@@ -1,12 +1,13 @@
 // `pccheck tune`'s arithmetic (cli/tune_model.h) on hand-checked cases. Rates
 // are powers of two so that the expected values below are exact; each case
 // says how it was worked out, with the symbols of docs/tuning.md.
+#include "cli/tune_model.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "catch.h"
-#include "cli/tune_model.h"
 
 namespace pccheck::cli {
 namespace {
@@ -16,11 +17,11 @@ constexpr uint64_t kGiB = 1ull << 30;
 constexpr double GiBps(double n) { return n * static_cast<double>(kGiB); }
 
 // Equal to within rounding (Catch2 2 and 3 spell Approx differently).
-#define CHECK_NEAR(x, y)                                                               \
-  do {                                                                                 \
-    const double x_ = (x), y_ = (y);                                                   \
-    INFO(#x " = " << x_ << ", expected " << y_);                                       \
-    CHECK(std::abs(x_ - y_) <= 1e-9 * std::max(1.0, std::abs(y_)));                    \
+#define CHECK_NEAR(x, y)                                            \
+  do {                                                              \
+    const double x_ = (x), y_ = (y);                                \
+    INFO(#x " = " << x_ << ", expected " << y_);                    \
+    CHECK(std::abs(x_ - y_) <= 1e-9 * std::max(1.0, std::abs(y_))); \
   } while (0)
 
 // S = 4 GiB, t = 1 s, q = 2%; one sweep point, 4 writers x 16 MiB at
@@ -53,8 +54,8 @@ TEST_CASE("tune: a disk-bound checkpoint starts every T_w once two are in flight
   CHECK(!a->pool_limited);
   CHECK(a->pool_bytes == 8 * kGiB);  // 2 x 4 GiB: every snapshot fits
   CHECK(a->snapshot_s == 0.5);
-  CHECK(a->stall_s == 0);             // the copy hides inside one 1 s iteration
-  CHECK(a->spacing_s == 4.0);         // max(T_w, T_c, L / 2)
+  CHECK(a->stall_s == 0);      // the copy hides inside one 1 s iteration
+  CHECK(a->spacing_s == 4.0);  // max(T_w, T_c, L / 2)
   // k >= 4 / (1.02 x 1) = 3.92: every 4 iterations, and then no slowdown.
   CHECK(a->feasible);
   CHECK(a->interval == 4);
@@ -165,15 +166,35 @@ TEST_CASE("tune: the pool's memory bounds the checkpoints in flight") {
 
 TEST_CASE("tune: the cheapest sweep point within 5% of the fastest wins") {
   TuneInputs in = Base();
-  in.writes = {{1, 16 * kMiB, GiBps(0.5)},  {2, 16 * kMiB, GiBps(0.9)},
-               {4, 16 * kMiB, GiBps(1.0)},  {8, 16 * kMiB, GiBps(1.02)},
-               {4, 4 * kMiB, GiBps(0.97)},  {4, 64 * kMiB, GiBps(1.01)}};
+  in.writes = {{1, 16 * kMiB, GiBps(0.5)}, {2, 16 * kMiB, GiBps(0.9)},
+               {4, 16 * kMiB, GiBps(1.0)}, {8, 16 * kMiB, GiBps(1.02)},
+               {4, 4 * kMiB, GiBps(0.97)}, {4, 64 * kMiB, GiBps(1.01)}};
   auto a = Recommend(in);
   REQUIRE(a.ok());
   // The best is 1.02; 0.97 is within 5% of it, with 4 threads and 4 MiB.
   CHECK(a->writers == 4);
   CHECK(a->chunk_bytes == 4 * kMiB);
   CHECK(a->write_bytes_per_s == GiBps(0.97));
+}
+
+TEST_CASE("tune: two writers rather than one when they are as fast") {
+  TuneInputs in = Base();
+  in.writes = {{1, 16 * kMiB, GiBps(1.0)}, {2, 16 * kMiB, GiBps(0.97)}};
+  auto a = Recommend(in);
+  REQUIRE(a.ok());
+  CHECK(a->writers == 2);
+  // But not when the second is clearly slower (a disk that wants one stream).
+  in.writes = {{1, 16 * kMiB, GiBps(1.0)}, {2, 16 * kMiB, GiBps(0.5)}};
+  a = Recommend(in);
+  REQUIRE(a.ok());
+  CHECK(a->writers == 1);
+  // Nor when the checkpoint is a single chunk.
+  in.checkpoint_bytes = 16 * kMiB;
+  in.writes = {{1, 16 * kMiB, GiBps(1.0)}, {2, 4 * kMiB, GiBps(0.99)}};
+  a = Recommend(in);
+  REQUIRE(a.ok());
+  CHECK(a->writers == 1);
+  CHECK(a->chunk_bytes == 16 * kMiB);
 }
 
 TEST_CASE("tune: writers beyond a checkpoint's chunks do not count") {

@@ -1,7 +1,8 @@
 // RecentRate: the ten-second byte rate behind status's write_gbps_recent and
 // copy_gbps_recent, driven with explicit times.
-#include "catch.h"
 #include "engine/recent_rate.h"
+
+#include "catch.h"
 
 namespace pccheck {
 namespace {
@@ -17,9 +18,9 @@ TEST_CASE("recent rate is zero before anything is added") {
 TEST_CASE("recent rate divides by the time since start, at least one second") {
   RecentRate r(100 * kS);
   r.Add(100 * kS, 10'000'000);
-  CHECK(r.BytesPerSecond(100 * kS) == 10'000'000.0);            // a burst: per one second
-  CHECK(r.BytesPerSecond(100 * kS + kS / 2) == 10'000'000.0);   // still under a second
-  CHECK(r.BytesPerSecond(105 * kS) == 2'000'000.0);             // 10 MB over 5 s
+  CHECK(r.BytesPerSecond(100 * kS) == 10'000'000.0);           // a burst: per one second
+  CHECK(r.BytesPerSecond(100 * kS + kS / 2) == 10'000'000.0);  // still under a second
+  CHECK(r.BytesPerSecond(105 * kS) == 2'000'000.0);            // 10 MB over 5 s
 }
 
 TEST_CASE("recent rate counts the current second and the nine before it") {

@@ -1,9 +1,10 @@
 // The status document as rendered from a view built by hand: where each
 // session's tensors live, the stage of each save in flight, the recent
 // rates; and the fields scripts already read stay as they were.
+#include "server/status_json.h"
+
 #include "catch.h"
 #include "cli/json_parse.h"
-#include "server/status_json.h"
 
 namespace pccheck {
 namespace {
