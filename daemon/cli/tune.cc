@@ -94,9 +94,10 @@ Result<Measured> Measure(const TuneOptions& o, const std::string& root, Gpu* gpu
   m.device = device;
   m.devices = gpu->DeviceCount();
   m.gpu = gpu_description;
+  auto fs = NewPosixFileSystem();
   {
     Progress progress("tune: writes", 0, !o.json && !o.print_config);
-    PCC_ASSIGN_OR_RETURN(m.sweep, SweepWrites(NewPosixFileSystem().get(), root, m.plan, &progress));
+    PCC_ASSIGN_OR_RETURN(m.sweep, SweepWrites(fs.get(), root, m.plan, &progress));
   }
   const uint64_t copy_bytes =
       std::clamp<uint64_t>(o.size, 16ull << 20, o.quick ? 64ull << 20 : 256ull << 20);
@@ -104,7 +105,6 @@ Result<Measured> Measure(const TuneOptions& o, const std::string& root, Gpu* gpu
   // Each GPU copies over its own link; host tensors go through the one copy thread.
   m.copy_node = m.copy.bytes_per_s * (device >= 0 ? std::max(1, std::min(o.ranks, m.devices)) : 1);
   m.checksum = MeasureChecksum(o.quick ? 32ull << 20 : 128ull << 20);
-  auto fs = NewPosixFileSystem();
   PCC_ASSIGN_OR_RETURN(m.commit_s, MeasureCommit(fs.get(), root));
   return m;
 }

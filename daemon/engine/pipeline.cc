@@ -276,7 +276,7 @@ void Pipeline::ChunkCopied(Checkpoint& c, uint64_t n) {
 
 void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n) {
   if (ckpt->to_write.fetch_sub(n) != n) return;
-  ckpt->committing = true;
+  ckpt->committing = !ckpt->cancelled;  // a cancelled save is only being retired
   {
     std::lock_guard lock(mu_);
     commit_queue_.push_back(ckpt);

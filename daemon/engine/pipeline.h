@@ -40,7 +40,8 @@ struct Checkpoint {
   std::atomic<uint64_t> to_copy{0};   // chunks whose copy has not ended
   std::atomic<uint64_t> to_write{0};  // chunks not yet written or skipped
   std::atomic<bool> cancelled{false};
-  // Every chunk is written: the commit protocol runs (or is about to).
+  // Every chunk is written and the save was not cancelled: the commit
+  // protocol runs (or is about to).
   std::atomic<bool> committing{false};
   uint64_t submitted_us = 0;  // Clock::NowMicros when it entered the pipeline
   std::mutex mu;
