@@ -66,6 +66,29 @@ int RunStatus(const StatusOptions& options);
 // list, verify and prune reach a store through exactly one of root and
 // socket (cli/store_access.h): with root, the pccheckd that owns it when one
 // runs there, else the directory itself.
+struct TuneOptions {
+  std::string root;             // empty: pccheckd's default store for this user
+  uint64_t size = 0;            // bytes of one rank's checkpoint (required)
+  double iteration_s = 0;       // seconds per training iteration (required)
+  double budget = 0.02;         // allowed slowdown, a fraction
+  int ranks = 1;                // ranks on this node saving at the same steps
+  int device = -1;              // GPU whose copies to measure; -1: the first, if any
+  uint64_t max_pool = 0;        // most pinned memory; 0: half of this machine's memory
+  uint64_t max_interval = 0;    // longest interval, iterations; 0: one hour's worth
+  bool quick = false;           // a few sweep points instead of 25
+  double sweep_seconds = 0;     // time for the write sweep; 0: the plan's (20 s, quick 4 s)
+  bool json = false;            // one JSON object on stdout
+  bool print_config = false;    // only the pccheckd config lines on stdout
+};
+
+// Measures the store's write rate (a sweep of writer threads and chunk
+// sizes), the snapshot copy rate, the checksum rate and the commit latency,
+// then prints recommended pccheckd settings and the shortest checkpoint
+// interval within the budget, with the reasoning (docs/tuning.md). Exits
+// kExitFailed when a measurement fails or no interval up to max_interval
+// keeps within the budget (the numbers are printed all the same).
+int RunTune(const TuneOptions& options);
+
 struct ListOptions {
   std::string root;    // an existing store directory
   std::string socket;  // or a running pccheckd

@@ -6,9 +6,11 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -30,6 +32,7 @@ constexpr const char* kExamples = R"(Examples:
   pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run
   pccheck export --root /mnt/nvme/ckpt --job gpt2 --format safetensors --out gpt2.safetensors
   pccheck restore --root /mnt/nvme/ckpt --job gpt2 --step 1000 --out /tmp/gpt2-step1000
+  pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --budget 2%
 
 Sizes are bytes, or a number with K, M, G or T (powers of 1024; KiB/KB, MiB/MB... also
 accepted): 4096, 64M, 1GiB. Run `pccheck COMMAND --help` for a command's options.
@@ -60,6 +63,57 @@ CLI::Validator PositiveValidator() {
         return "";
       },
       "", "positive");
+}
+
+// A number from `text`, whole text only; nullopt when it is not one.
+std::optional<double> Number(const std::string& text) {
+  double v = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || p != end || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// Seconds, as "0.5", "0.5s" or "500ms"; more than zero.
+CLI::Validator SecondsValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::string t = text;
+        double scale = 1;
+        if (t.ends_with("ms")) {
+          t.resize(t.size() - 2), scale = 1e-3;
+        } else if (t.ends_with("s")) {
+          t.resize(t.size() - 1);
+        }
+        auto v = Number(t);
+        if (!v || *v <= 0) {
+          return "expected a time above zero in seconds such as 0.5 (or 500ms), got '" + text + "'";
+        }
+        text = std::to_string(*v * scale);
+        return "";
+      },
+      "", "seconds");
+}
+
+// A slowdown: a fraction ("0.02") or a percentage ("2%"), below 100%.
+CLI::Validator FractionValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::string t = text;
+        const bool percent = t.ends_with("%");
+        if (percent) t.pop_back();
+        auto v = Number(t);
+        if (v && percent) *v /= 100;
+        if (!v || *v < 0 || *v >= 1) {
+          std::string hint;
+          if (v && !percent && *v >= 1 && *v < 100) hint = " (for " + t + "% write " + t + "%)";
+          return "expected the allowed slowdown as a fraction below 1 such as 0.02, or as a "
+                 "percentage such as 2%, got '" + text + "'" + hint;
+        }
+        text = std::to_string(*v);
+        return "";
+      },
+      "", "fraction");
 }
 
 std::string Default(const std::string& v) { return " (default " + v + ")"; }
@@ -160,7 +214,8 @@ CLI::App* AddStatus(CLI::App& app, StatusOptions* o) {
       ->type_name("PATH");
   cmd->add_flag("--json", o->json,
                 "Print the daemon's status document unchanged (fields: sessions, inflight, "
-                "pool_bytes_total, pool_bytes_free, saves_committed, recent_errors, config, ...)");
+                "pool_bytes_total, pool_bytes_free, saves_committed, write_gbps_recent, "
+                "copy_gbps_recent, recent_errors, config, ...)");
   cmd->add_option("--watch", o->watch_s, "Show it again every SECONDS until interrupted")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");
@@ -263,6 +318,82 @@ CLI::App* AddPrune(CLI::App& app, PruneOptions* o, PruneFilter* filter) {
   return cmd;
 }
 
+CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
+  CLI::App* cmd = app.add_subcommand(
+      "tune", "Measure this node and recommend pccheckd settings and a checkpoint interval");
+  cmd->add_option("--size", o->size, "Bytes of one rank's checkpoint (its state dict)")
+      ->required()
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--iteration-time", o->iteration_s,
+                  "Seconds one training iteration takes without checkpointing (0.5, 500ms)")
+      ->required()
+      ->transform(SecondsValidator())
+      ->type_name("SECONDS");
+  cmd->add_option("--budget", o->budget,
+                  "Slowdown checkpointing may cost, a fraction or a percentage" + Default("0.02"))
+      ->transform(FractionValidator())
+      ->type_name("FRACTION");
+  cmd->add_option("--root", o->root,
+                  "Store directory to measure, created when missing" +
+                      Default("pccheckd's default store for this user"))
+      ->type_name("DIR");
+  cmd->add_option("--ranks", o->ranks,
+                  "Ranks on this node that save at the same steps through one pccheckd" +
+                      Default("1"))
+      ->check(CLI::Range(1, 1024))
+      ->type_name("N");
+  cmd->add_option("--device", o->device,
+                  "GPU whose device-to-host copy rate to measure" +
+                      Default("0 where there is a GPU; without one, host memcpy"))
+      ->check(CLI::Range(0, 1023))
+      ->type_name("N");
+  cmd->add_option("--max-pool", o->max_pool,
+                  "Most pinned host memory the pool may take" +
+                      Default("half of this machine's memory"))
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--max-interval", o->max_interval,
+                  "Longest checkpoint interval worth having, in iterations" +
+                      Default("one hour of iterations"))
+      ->check(PositiveValidator())
+      ->type_name("N");
+  cmd->add_flag("--quick", o->quick, "A few sweep points in a few seconds instead of 25 points");
+  cmd->add_option("--sweep-seconds", o->sweep_seconds,
+                  "Time the write sweep's timed passes may take together" +
+                      Default("20, with --quick 4"))
+      ->transform(SecondsValidator())
+      ->type_name("SECONDS");
+  CLI::Option* json =
+      cmd->add_flag("--json", o->json, "Print the rates and every recommendation as one JSON object");
+  cmd->add_flag("--print-config", o->print_config,
+                "Print only the pccheckd config lines (writers, chunk, max-inflight, pool)")
+      ->excludes(json);
+  cmd->footer(
+      "Writes scratch files in DIR: a warm-up, then one timed rewrite per point of a sweep of\n"
+      "1..16 writer threads x 4..64 MiB chunks (--quick: 1..8 threads at 16 MiB, then 4 and\n"
+      "64 MiB chunks), sized to finish in about --sweep-seconds; then times the snapshot copy\n"
+      "(device to pinned host memory; without a GPU, memcpy), CRC32C and the commit's synced\n"
+      "writes. Run it while the store is otherwise idle. From the rates, with S the checkpoint\n"
+      "size (x ranks), W the write rate, C the copy rate, t the iteration time, q the budget:\n\n"
+      "  T_w = S / W, T_c = S / C          persist and copy times of one checkpoint\n"
+      "  L = max(T_w, T_c) + 2 chunks + commit     its life from save to commit\n"
+      "  N = ceil(L / max(T_w, T_c))       in flight: a new one may start every L / N\n"
+      "                                    (PCcheck's T_w / N), capped by --max-pool\n"
+      "  pool = N x S                      every snapshot fits, so it never waits for the disk\n"
+      "  spacing = max(T_w, T_c, L / N)    the shortest time between checkpoint starts\n"
+      "  stall = max(0, snapshot - t)      the optimizer step waits for the snapshot\n"
+      "  slowdown(k) = max(k t + stall, spacing) / (k t) - 1 for a checkpoint every k\n"
+      "  iterations; the interval is the smallest k with slowdown(k) <= q.\n\n"
+      "PCcheck's bound k >= T_w / (N q t) counts the whole persist time as slowdown; it is\n"
+      "shown too. docs/tuning.md derives all of it. Exits 1 when no interval up to\n"
+      "--max-interval keeps within the budget (everything is printed all the same).\n\n"
+      "Example: pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --budget 2%\n"
+      "         pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --quick \\\n"
+      "           --print-config >> /etc/pccheck/pccheckd.toml\n");
+  return cmd;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app(
       "pccheck: persistent concurrent checkpointing for deep-learning training.\n"
@@ -279,6 +410,7 @@ int Main(int argc, char** argv) {
   PruneOptions prune;
   PruneFilter prune_filter;
   StatusOptions status;
+  TuneOptions tune;
   CLI::App* bench_cmd = AddBench(app, &bench);
   CLI::App* status_cmd = AddStatus(app, &status);
   CLI::App* list_cmd = AddList(app, &list);
@@ -288,6 +420,7 @@ int Main(int argc, char** argv) {
   CLI::App* export_cmd = AddExport(app, &export_options);
   CLI::App* restore_cmd = AddRestore(app, &restore_options);
   CLI::App* prune_cmd = AddPrune(app, &prune, &prune_filter);
+  CLI::App* tune_cmd = AddTune(app, &tune);
 
   try {
     app.parse(argc, argv);
@@ -321,6 +454,7 @@ int Main(int argc, char** argv) {
   }
   if (*export_cmd) return RunExport(export_options);
   if (*restore_cmd) return RunRestore(restore_options);
+  if (*tune_cmd) return RunTune(tune);
   return kExitUsage;  // unreachable: require_subcommand(1)
 }
 

@@ -7,6 +7,7 @@
 // older and newer daemons alike.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -95,13 +96,38 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A gauge: "[#####...............]" filled to part/whole.
+std::string Bar(uint64_t part, uint64_t whole, int width = 20) {
+  const int filled =
+      whole == 0 ? 0
+                 : static_cast<int>(static_cast<double>(std::min(part, whole)) / whole * width + 0.5);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "]";
+}
+
+std::string Gbps(const JsonValue& v) {
+  if (v.type() != JsonValue::Type::kNumber) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB/s", v.AsDouble());
+  return buf;
+}
+
+std::string Seconds(const JsonValue& v) {
+  if (v.type() != JsonValue::Type::kNumber) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", v.AsDouble());
+  return buf;
+}
+
+// Shown in this order, so the eye finds the same thing in the same place:
+// who and where, the pool, the rates, the counters, the sessions, the saves
+// in flight, and the errors last, nearest the prompt.
 std::string Readable(const JsonValue& d, int64_t now) {
   std::string out;
   auto line = [&out](const std::string& label, const std::string& text) {
     out += label + std::string(label.size() < 10 ? 10 - label.size() : 1, ' ') + text + "\n";
   };
-  line("pccheckd",
-       Text(d["version"]) + " at " + Text(d["socket"]) + ", up " + Duration(d["uptime_s"].AsInt()));
+  out += "pccheckd " + Text(d["version"]) + ", up " + Duration(d["uptime_s"].AsInt()) +
+         ", socket " + Text(d["socket"]) + "\n";
   line("GPU", d["gpu"].AsString().empty() ? "none" : d["gpu"].AsString());
 
   const JsonValue& c = d["config"];
@@ -115,20 +141,30 @@ std::string Readable(const JsonValue& d, int64_t now) {
 
   const uint64_t total = d["pool_bytes_total"].AsUint(), free = d["pool_bytes_free"].AsUint();
   if (d.Find("pool_bytes_total") != nullptr) {
-    line("pool", FormatSize(total - std::min(free, total)) + " of " + FormatSize(total) +
-                     " in use (" + Percent(total - std::min(free, total), total) + "), " +
-                     FormatSize(free) + " free, " +
+    const uint64_t used = total - std::min(free, total);
+    line("pool", Bar(used, total) + " " + FormatSize(used) + " of " + FormatSize(total) +
+                     " in use (" + Percent(used, total) + "), " + FormatSize(free) + " free, " +
                      (d["pool_locked"].AsBool() ? "pinned" : "not pinned (mlock refused)"));
   }
+  if (d.Find("write_gbps_recent") != nullptr) {
+    line("rates", "write " + Gbps(d["write_gbps_recent"]) + ", copy " +
+                      Gbps(d["copy_gbps_recent"]) + " (last 10 s)");
+  }
+  line("counters", Text(d["saves_committed"]) + " committed, " + Text(d["saves_failed"]) +
+                       " failed, " + Text(d["saves_aborted"]) + " abandoned, " +
+                       Size(d["bytes_written"]) + " written");
 
   const auto& sessions = d["sessions"].items();
   line("sessions", std::to_string(sessions.size()) + (sessions.empty() ? "" : ":"));
   if (!sessions.empty()) {
-    Table t({"JOB", "RANK", "PID", "UID", "SAVES", "IN FLIGHT", "TENSORS", "CONNECTED"});
+    Table t({"JOB", "RANK", "PID", "UID", "DEVICE", "SAVES", "IN FLIGHT", "TENSORS", "CONNECTED"});
     for (const auto& s : sessions) {
       const int64_t at = s["connected_at"].AsInt();
-      t.Row({Text(s["job"]), Text(s["rank"]), Text(s["pid"]), Text(s["uid"]), Text(s["saves"]),
-             Text(s["inflight"]), Size(s["table_bytes"]),
+      const std::string device = s.Find("device") == nullptr ? "?"
+                                 : s["device"].AsString().empty() ? "-"
+                                                                  : s["device"].AsString();
+      t.Row({Text(s["job"]), Text(s["rank"]), Text(s["pid"]), Text(s["uid"]), device,
+             Text(s["saves"]), Text(s["inflight"]), Size(s["table_bytes"]),
              at > 0 ? Duration(now - at) + " ago" : "?"});
     }
     out += t.Render("  ");
@@ -137,19 +173,18 @@ std::string Readable(const JsonValue& d, int64_t now) {
   const auto& inflight = d["inflight"].items();
   line("in flight", std::to_string(inflight.size()) + (inflight.empty() ? "" : ":"));
   if (!inflight.empty()) {
-    Table t({"JOB", "RANK", "STEP", "SIZE", "STAGE", "COPIED", "WRITTEN"});
+    Table t({"JOB", "RANK", "STEP", "SIZE", "STAGE", "COPIED", "WRITTEN", "COMMITTED", "AGE"});
     for (const auto& i : inflight) {
       const uint64_t bytes = i["bytes_total"].AsUint();
-      t.Row({Text(i["job"]), Text(i["rank"]), Text(i["step"]), Size(i["bytes_total"]),
-             Text(i["stage"]), Percent(i["bytes_copied"].AsUint(), bytes),
-             Percent(i["bytes_written"].AsUint(), bytes)});
+      const std::string stage = Text(i["stage"]);
+      t.Row({Text(i["job"]), Text(i["rank"]), Text(i["step"]), Size(i["bytes_total"]), stage,
+             Percent(i["bytes_copied"].AsUint(), bytes),
+             Percent(i["bytes_written"].AsUint(), bytes),
+             stage == "committing" ? "running" : "-", Seconds(i["elapsed_s"])});
     }
     out += t.Render("  ");
   }
 
-  line("counters", Text(d["saves_committed"]) + " committed, " + Text(d["saves_failed"]) +
-                       " failed, " + Text(d["saves_aborted"]) + " abandoned, " +
-                       Size(d["bytes_written"]) + " written");
   const auto& errors = d["recent_errors"].items();
   if (errors.empty()) {
     line("errors", "none recently");

@@ -686,6 +686,38 @@ std::string PrintConfig(const DaemonConfig& c) {
   return out.str();
 }
 
+namespace {
+
+const Setting* FindSetting(const std::string& key) {
+  for (const Setting& s : AllSettings()) {
+    if (key == s.key) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string ConfigSnippet(const DaemonConfig& c, const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& key : keys) {
+    const Setting* s = FindSetting(key);
+    if (s == nullptr) continue;
+    out += "# " + std::string(s->meaning) + ".\n" + s->key + " = " + TomlValue(*s, s->format(c)) +
+           "\n";
+  }
+  return out;
+}
+
+std::string FlagsFor(const DaemonConfig& c, const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& key : keys) {
+    const Setting* s = FindSetting(key);
+    if (s == nullptr) continue;
+    out += (out.empty() ? "" : " ") + std::string(s->flag) + " " + s->format(c);
+  }
+  return out;
+}
+
 std::string SettingsMarkdown() {
   std::ostringstream out;
   out << "# pccheckd settings\n\n"

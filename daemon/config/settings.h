@@ -89,6 +89,13 @@ Result<std::optional<DaemonConfig>> ParseDaemonCommandLine(int argc, char** argv
 // key, with its meaning, type and default as a comment).
 std::string PrintConfig(const DaemonConfig& c);
 
+// The settings named by `keys` (config keys, in the order given; unknown ones
+// are skipped) at their values in c, as config-file lines, each after a
+// comment with its meaning: a snippet to paste into a file PrintConfig wrote.
+std::string ConfigSnippet(const DaemonConfig& c, const std::vector<std::string>& keys);
+// The same settings as pccheckd flags: "--chunk 16MiB --writers 8".
+std::string FlagsFor(const DaemonConfig& c, const std::vector<std::string>& keys);
+
 // docs/settings.md's content, generated from the table.
 std::string SettingsMarkdown();
 

@@ -179,7 +179,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileS
   PCC_ASSIGN_OR_RETURN(engine->pool_,
                        ChunkPool::Create(gpu, options.pool_bytes, options.chunk_bytes));
   engine->pipeline_ =
-      std::make_unique<Pipeline>(engine->options_, fs, gpu, engine->pool_.get(), liveness);
+      std::make_unique<Pipeline>(engine->options_, fs, gpu, engine->pool_.get(), clock, liveness);
   return engine;
 }
 
@@ -365,6 +365,9 @@ EngineStats Engine::Stats() {
   st.saves_failed = c.failed;
   st.saves_superseded = c.superseded;
   st.bytes_written = c.bytes_written;
+  st.bytes_copied = c.bytes_copied;
+  st.write_bytes_per_s_recent = pipeline_->RecentWriteRate();
+  st.copy_bytes_per_s_recent = pipeline_->RecentCopyRate();
   st.inflight = pipeline_->active();
   st.recent_errors = pipeline_->RecentErrors();
   st.profile = {c.copy_us, c.pool_wait_us, c.fence_wait_us, c.crc_us,

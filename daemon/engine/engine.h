@@ -168,6 +168,8 @@ struct InflightInfo {
   uint64_t bytes_copied = 0;
   uint64_t bytes_written = 0;
   bool snapshot_done = false;
+  bool committing = false;  // every chunk written; the commit protocol runs
+  double elapsed_s = 0;     // since the save entered the pipeline
 };
 
 // Where the pipeline's time went since the engine opened, in microseconds
@@ -193,6 +195,10 @@ struct EngineStats {
   uint64_t saves_failed = 0;
   uint64_t saves_superseded = 0;
   uint64_t bytes_written = 0;
+  uint64_t bytes_copied = 0;
+  // Bytes per second over the last ~10 s (0 when idle that long).
+  double write_bytes_per_s_recent = 0;
+  double copy_bytes_per_s_recent = 0;
   int inflight = 0;
   std::vector<std::string> recent_errors;  // newest last, at most 16
   EngineProfile profile;

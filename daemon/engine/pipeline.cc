@@ -49,8 +49,14 @@ Status Checkpoint::Error() {
 }
 
 Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
-                   Liveness* liveness)
-    : options_(options), fs_(fs), gpu_(gpu), pool_(pool) {
+                   const Clock* clock, Liveness* liveness)
+    : options_(options),
+      fs_(fs),
+      gpu_(gpu),
+      pool_(pool),
+      clock_(clock),
+      write_rate_(clock->NowMicros()),
+      copy_rate_(clock->NowMicros()) {
   auto watch = [liveness](std::string name) {
     return liveness ? liveness->Add(std::move(name)) : Liveness::Worker();
   };
@@ -66,6 +72,7 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
 Pipeline::~Pipeline() { Stop(0); }
 
 void Pipeline::Submit(std::shared_ptr<Checkpoint> ckpt) {
+  ckpt->submitted_us = clock_->NowMicros();
   {
     std::lock_guard lock(mu_);
     active_.push_back(ckpt);
@@ -92,10 +99,20 @@ void Pipeline::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& w
 std::vector<InflightInfo> Pipeline::Inflight() const {
   std::lock_guard lock(mu_);
   std::vector<InflightInfo> out;
+  const uint64_t now = clock_->NowMicros();
   for (const auto& c : active_) {
     const SaveHandle& h = *c->handle;
-    out.push_back({c->request.job, c->request.rank, c->request.step, h.bytes_total(),
-                   h.bytes_copied(), h.bytes_written(), h.snapshot_done()});
+    InflightInfo i;
+    i.job = c->request.job;
+    i.rank = c->request.rank;
+    i.step = c->request.step;
+    i.bytes_total = h.bytes_total();
+    i.bytes_copied = h.bytes_copied();
+    i.bytes_written = h.bytes_written();
+    i.snapshot_done = h.snapshot_done();
+    i.committing = c->committing.load();
+    i.elapsed_s = static_cast<double>(now - std::min(now, c->submitted_us)) / 1e6;
+    out.push_back(std::move(i));
   }
   return out;
 }
@@ -176,8 +193,7 @@ void Pipeline::CopyLoop(Liveness::Worker live) {
       // A chunk of host tensors is copied already (memcpy): its sources may
       // change now, without waiting for a writer to take the chunk.
       if (task.fences.empty()) {
-        c.handle->AddCopied(len);
-        ChunkCopied(c, 1);
+        CountCopied(c, len, s.ok());
         task.copied = true;
       }
       {
@@ -289,10 +305,7 @@ void Pipeline::WriterLoop(Liveness::Worker live) {
       }
     }
     if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
-    if (!task.copied) {
-      c.handle->AddCopied(task.len);
-      ChunkCopied(c, 1);
-    }
+    if (!task.copied) CountCopied(c, task.len, s.ok());
     if (!c.cancelled) {
       live.Busy("checksumming and writing a chunk");
       {
@@ -307,6 +320,7 @@ void Pipeline::WriterLoop(Liveness::Worker live) {
       if (s.ok()) {
         c.handle->AddWritten(task.len);
         counters_.bytes_written += task.len;
+        write_rate_.Add(clock_->NowMicros(), task.len);
       } else {
         c.Fail(s.Annotate("writing chunk " + std::to_string(task.index) + " of step " +
                           std::to_string(c.request.step)));
@@ -321,12 +335,22 @@ void Pipeline::WriterLoop(Liveness::Worker live) {
   }
 }
 
+void Pipeline::CountCopied(Checkpoint& c, uint64_t len, bool ok) {
+  c.handle->AddCopied(len);
+  if (ok) {
+    counters_.bytes_copied += len;
+    copy_rate_.Add(clock_->NowMicros(), len);
+  }
+  ChunkCopied(c, 1);
+}
+
 void Pipeline::ChunkCopied(Checkpoint& c, uint64_t n) {
   if (c.to_copy.fetch_sub(n) == n) c.handle->MarkSnapshot();
 }
 
 void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n) {
   if (ckpt->to_write.fetch_sub(n) != n) return;
+  ckpt->committing = !ckpt->cancelled;  // a cancelled save is only being retired
   {
     std::lock_guard lock(mu_);
     commit_queue_.push_back(ckpt);
@@ -465,6 +489,14 @@ void Pipeline::NoteError(const Status& s) {
   std::lock_guard lock(mu_);
   recent_errors_.push_back(s.ToString());
   if (recent_errors_.size() > 16) recent_errors_.pop_front();
+}
+
+double Pipeline::RecentWriteRate() const {
+  return write_rate_.BytesPerSecond(clock_->NowMicros());
+}
+
+double Pipeline::RecentCopyRate() const {
+  return copy_rate_.BytesPerSecond(clock_->NowMicros());
 }
 
 std::vector<std::string> Pipeline::RecentErrors() const {

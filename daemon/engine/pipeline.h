@@ -25,7 +25,9 @@
 
 #include "engine/chunk_pool.h"
 #include "engine/engine.h"
+#include "engine/recent_rate.h"
 #include "engine/slot_store.h"
+#include "util/clock.h"
 #include "util/liveness.h"
 
 namespace pccheck {
@@ -43,6 +45,10 @@ struct Checkpoint {
   std::atomic<bool> cancelled{false};
   // With keep_resident: the pool chunks holding each written chunk's bytes.
   std::vector<ChunkRef> resident;
+  // Every chunk is written and the save was not cancelled: the commit
+  // protocol runs (or is about to).
+  std::atomic<bool> committing{false};
+  uint64_t submitted_us = 0;  // Clock::NowMicros when it entered the pipeline
   std::mutex mu;
   Status error;  // first failure, or the reason for cancelling
 
@@ -59,13 +65,15 @@ struct EngineCounters {
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> superseded{0};
   std::atomic<uint64_t> bytes_written{0};
+  std::atomic<uint64_t> bytes_copied{0};
 };
 
 class Pipeline {
  public:
-  // liveness (may be null: not watched) must outlive the pipeline.
+  // clock times the saves and the recent rates; liveness (may be null: not
+  // watched) reports the threads' progress; both must outlive the pipeline.
   Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, ChunkPool* pool,
-           Liveness* liveness = nullptr);
+           const Clock* clock = &DefaultClock(), Liveness* liveness = nullptr);
   ~Pipeline();  // Stop(0) if not stopped
 
   // Queues a save whose slot is reserved and data file open.
@@ -77,6 +85,10 @@ class Pipeline {
   std::vector<InflightInfo> Inflight() const;
   EngineCounters& counters() { return counters_; }
   std::vector<std::string> RecentErrors() const;
+  // Bytes per second written to the store and copied out of the sources over
+  // the last ~10 s (recent_rate.h).
+  double RecentWriteRate() const;
+  double RecentCopyRate() const;
   // Counts a save that failed before it entered the pipeline.
   void RecordFailure(const Status& s);
   // Restores `step` of `store` from the pool's resident copy of its newest
@@ -106,6 +118,9 @@ class Pipeline {
   Status AwaitReady(Checkpoint& ckpt, const GpuEventRef& e, Liveness::Worker& live);
   // Records the save's snapshot-done events once its last copy is queued.
   void QueuedAll(Checkpoint& ckpt);
+  // One chunk's copy ended (ok: its bytes arrived): progress, rates, and
+  // snapshot done after the last.
+  void CountCopied(Checkpoint& ckpt, uint64_t len, bool ok);
   void ChunkCopied(Checkpoint& ckpt, uint64_t n);
   void ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n);
   void Finalize(const std::shared_ptr<Checkpoint>& ckpt);
@@ -125,7 +140,10 @@ class Pipeline {
   FileSystem* fs_;
   Gpu* gpu_;
   ChunkPool* pool_;
+  const Clock* clock_;
   EngineCounters counters_;
+  RecentRate write_rate_;
+  RecentRate copy_rate_;
 
   mutable std::mutex mu_;
   std::condition_variable copy_cv_, write_cv_, commit_cv_, idle_cv_;

@@ -200,6 +200,8 @@ SessionInfo Session::Info() const {
   i.connected_at = connected_at_;
   i.saves = saves_;
   i.table_bytes = table_.bytes;
+  i.devices = table_.devices;
+  i.host_tensors = table_.host;
   i.inflight = static_cast<int>(
       std::count_if(inflight_.begin(), inflight_.end(), [](auto& h) { return !h->done(); }));
   return i;
@@ -366,6 +368,7 @@ Status Session::HandleRegister(const Frame& frame) {
             std::to_string(size) + " bytes"));
       }
       s.data = a->second->data() + t.offset;
+      table.host = true;
     }
     s.meta.name = t.name;
     s.meta.dtype = t.dtype;

@@ -49,6 +49,10 @@ struct SessionInfo {
   uint64_t saves = 0;
   uint64_t table_bytes = 0;
   int inflight = 0;
+  // Where its registered tensors live: GPU device ids (each once, in order
+  // of registration), and whether any are in host memory.
+  std::vector<int> devices;
+  bool host_tensors = false;
 };
 
 class Session {
@@ -78,6 +82,7 @@ class Session {
     // their devices, each once.
     std::vector<std::shared_ptr<DeviceMemory>> device_memory;
     std::vector<int> devices;
+    bool host = false;  // some tensors are in host memory (arenas)
   };
   // Completions are posted from engine threads; this keeps them in order and
   // holds any that do not fit on a full ring until the client makes room.

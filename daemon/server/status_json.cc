@@ -16,6 +16,19 @@ std::string Array(const std::vector<T>& items, F render) {
   return out + "]";
 }
 
+// "host", "0", "0,1", "host,0": where a session's tensors live; "" before
+// it registered any.
+std::string DeviceText(const SessionInfo& i) {
+  std::string out = i.host_tensors ? "host" : "";
+  for (int d : i.devices) out += (out.empty() ? "" : ",") + std::to_string(d);
+  return out;
+}
+
+const char* Stage(const InflightInfo& i) {
+  if (i.committing) return "committing";
+  return i.snapshot_done ? "writing" : "copying";
+}
+
 }  // namespace
 
 std::string RenderStatusJson(const StatusView& v) {
@@ -38,6 +51,9 @@ std::string RenderStatusJson(const StatusView& v) {
                                    .Add("saves", i.saves)
                                    .Add("table_bytes", i.table_bytes)
                                    .Add("inflight", i.inflight)
+                                   .Add("device", DeviceText(i))
+                                   .Raw("devices", Array(i.devices,
+                                                         [](int d) { return std::to_string(d); }))
                                    .str();
                              }))
       .Raw("inflight", Array(v.inflight,
@@ -49,7 +65,8 @@ std::string RenderStatusJson(const StatusView& v) {
                                    .Add("bytes_total", i.bytes_total)
                                    .Add("bytes_copied", i.bytes_copied)
                                    .Add("bytes_written", i.bytes_written)
-                                   .Add("stage", i.snapshot_done ? "writing" : "copying")
+                                   .Add("stage", Stage(i))
+                                   .Add("elapsed_s", i.elapsed_s)
                                    .str();
                              }))
       .Add("pool_bytes_total", s.pool_bytes_total)
@@ -60,6 +77,9 @@ std::string RenderStatusJson(const StatusView& v) {
       .Add("saves_failed", s.saves_failed)
       .Add("saves_aborted", s.saves_superseded)
       .Add("bytes_written", s.bytes_written)
+      .Add("bytes_copied", s.bytes_copied)
+      .Add("write_gbps_recent", s.write_bytes_per_s_recent / 1e9)
+      .Add("copy_gbps_recent", s.copy_bytes_per_s_recent / 1e9)
       .Raw("recent_errors",
            Array(s.recent_errors, [](const std::string& e) { return JsonString(e); }));
   return o.str();

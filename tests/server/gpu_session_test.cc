@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "catch.h"
+#include "cli/json_parse.h"
 #include "engine/engine.h"
 #include "fake_ipc_gpu.h"
 #include "io/file_system.h"
@@ -294,6 +295,50 @@ TEST_CASE("gpu session: a trainer gone before its ready event fired is abandoned
   REQUIRE(next.Register({GpuTensor("a", h, alloc.size(), 0, alloc.size())}).ok());
   next.Until(RingType::kCommitted, next.Save(2, 0));
   CHECK(daemon.engine->LatestStep("job", 0) == std::optional<uint64_t>(2));
+}
+
+TEST_CASE("gpu session: status names the session's GPU and a save waiting for its ready event",
+          "[server][gpu]") {
+  InProcessDaemon daemon;
+  auto status = [&] {
+    auto doc = cli::ParseJson(daemon.server->StatusJson());
+    REQUIRE(doc.ok());
+    return std::move(doc).value();
+  };
+  std::vector<uint8_t> alloc(1 << 20);
+  const std::string h = FakeIpcGpu::MemHandle(alloc.data(), alloc.size());
+  FakeTrainer trainer(daemon);
+  REQUIRE(trainer.Setup().ok());  // answered by the session: it is listed now
+  auto before = status();
+  REQUIRE(before["sessions"].items().size() == 1);
+  CHECK(before["sessions"].items()[0]["device"].AsString() == "");
+
+  REQUIRE(trainer.Register({GpuTensor("a", h, alloc.size(), 0, alloc.size())}).ok());
+  daemon.gpu.HoldEvent("ready1");  // the trainer's state is not final yet
+  const uint64_t seq = trainer.Save(7, 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Index(daemon.gpu.Log(), "query ready1") == daemon.gpu.Log().size()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto during = status();
+  REQUIRE(during["sessions"].items().size() == 1);
+  const auto& session = during["sessions"].items()[0];
+  CHECK(session["device"].AsString() == "0");
+  REQUIRE(session["devices"].items().size() == 1);
+  CHECK(session["devices"].items()[0].AsInt() == 0);
+  REQUIRE(during["inflight"].items().size() == 1);
+  const auto& save = during["inflight"].items()[0];
+  CHECK(save["step"].AsUint() == 7);
+  CHECK(save["stage"].AsString() == "copying");
+  CHECK(save["bytes_copied"].AsUint() == 0);
+  CHECK(save["bytes_total"].AsUint() == alloc.size());
+
+  daemon.gpu.Release();
+  trainer.Until(RingType::kCommitted, seq);
+  auto after = status();
+  CHECK(after["inflight"].items().empty());
+  CHECK(after["saves_committed"].AsUint() == 1);
 }
 
 }  // namespace
