@@ -1,5 +1,7 @@
 #include "tickets.h"
 
+#include <algorithm>
+
 #include "errors.h"
 
 namespace pccheck::client {
@@ -96,11 +98,20 @@ Status TicketBook::TakeSnapshotFailure() {
 }
 
 Status TicketBook::TakeUnreportedFailure() {
+  std::optional<uint64_t> newest_committed;
+  for (const auto& [seq, t] : tickets_) {
+    if (t.state == SaveState::kCommitted) {
+      newest_committed = std::max(newest_committed.value_or(0), t.step);
+    }
+  }
   Status first;
   for (auto& [seq, t] : tickets_) {
     if (!Finished(t) || t.reported) continue;
     t.reported = true;
-    if (first.ok() && !t.status.ok()) first = t.status;
+    // Newest wins: a save abandoned because a newer one committed lost nothing.
+    const bool superseded = t.status.code() == Code::kAborted && newest_committed &&
+                            t.step < *newest_committed;
+    if (first.ok() && !t.status.ok() && !superseded) first = t.status;
   }
   return first;
 }

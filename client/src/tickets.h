@@ -43,7 +43,8 @@ class TicketBook {
   // failure is reported once), or ok.
   Status TakeSnapshotFailure();
   // The first failure among finished saves not reported yet (or ok), and marks
-  // them all reported.
+  // them all reported. A save aborted while a newer save of this client
+  // committed is not a failure: newest wins, and the newer one replaces it.
   Status TakeUnreportedFailure();
 
   static constexpr size_t kKeepFinished = 4096;

@@ -48,6 +48,34 @@ TEST_CASE("a failure before the snapshot is reported once to BeforeUpdate", "[cl
   CHECK(book.TakeUnreportedFailure().ok());
 }
 
+TEST_CASE("a save superseded by a newer commit is not reported as a failure",
+          "[client][tickets]") {
+  TicketBook book;
+  book.Add(1, 10, std::nullopt);
+  book.Add(2, 20, std::nullopt);
+  book.Add(3, 30, std::nullopt);
+  const auto aborted = static_cast<uint32_t>(Code::kAborted);
+  book.Apply(Msg(wire::RingType::kFailed, 1, aborted));  // lost to step 20
+  book.Apply(Msg(wire::RingType::kCommitted, 2));
+  book.Apply(Msg(wire::RingType::kFailed, 3, aborted));  // newer than every commit
+  Status s = book.TakeUnreportedFailure();
+  CHECK(s.code() == Code::kAborted);
+  CHECK(s.message() == "save of step 30: disk on fire");
+  CHECK(book.TakeUnreportedFailure().ok());
+
+  // Aborted with nothing newer committed, or failed otherwise: a failure.
+  TicketBook alone;
+  alone.Add(1, 10, std::nullopt);
+  alone.Apply(Msg(wire::RingType::kFailed, 1, aborted));
+  CHECK(alone.TakeUnreportedFailure().code() == Code::kAborted);
+  TicketBook io;
+  io.Add(1, 10, std::nullopt);
+  io.Add(2, 20, std::nullopt);
+  io.Apply(Msg(wire::RingType::kFailed, 1, static_cast<uint32_t>(Code::kIoError)));
+  io.Apply(Msg(wire::RingType::kCommitted, 2));
+  CHECK(io.TakeUnreportedFailure().code() == Code::kIoError);
+}
+
 TEST_CASE("an unknown error code from the daemon becomes Internal", "[client][tickets]") {
   TicketBook book;
   book.Add(1, 10, std::nullopt);

@@ -134,7 +134,9 @@ class Client {
   Status Wait(uint64_t ticket, int timeout_ms = -1);
   // Non-blocking view of a save.
   Result<SaveState> Poll(uint64_t ticket);
-  // Waits for every save in flight; returns the first failure, if any.
+  // Waits for every save in flight; returns the first failure not reported
+  // yet, if any. A save abandoned because a newer one of this client committed
+  // (newest wins) is not a failure here; Wait(ticket) still reports it.
   Status WaitAll(int timeout_ms = -1);
 
   Result<std::optional<uint64_t>> LatestStep();

@@ -175,8 +175,9 @@ class Checkpointer:
             self._guard("waiting for the snapshot", self._client.before_update)
 
     def wait(self, timeout_ms=-1):
-        """Waits until every save so far is durable. True when all committed;
-        with on_error="warn", False (and a warning) when one failed."""
+        """Waits until every save so far has ended. True when they committed
+        (a save replaced by a newer committed one counts: newest wins); with
+        on_error="warn", False (and a warning) when one failed."""
         if self._client is None:
             return False
         try:
