@@ -1,13 +1,15 @@
 // Little-endian field writers and bounded readers shared by every encoding in
-// proto/ (the on-disk records in manifest.cc, the IPC messages in wire.cc).
+// proto/ (the on-disk records in manifest.cc, the socket messages in wire.cc
+// and store_wire.cc).
 //
-// A Writer appends fixed-width integers and length-prefixed strings. A Reader
-// consumes them in order and never reads past its input or trusts a length it
-// has not compared with a cap and with the bytes left; each failure is a
-// Corruption status "<record>: <what>".
+// A Writer appends fixed-width integers, booleans and length-prefixed strings.
+// A Reader consumes them in order and never reads past its input or trusts a
+// length it has not compared with a cap and with the bytes left; each failure
+// is a Corruption status "<record>: <what>". DecodeAll reads a whole message.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +28,8 @@ class Writer {
   void U16(uint16_t v) { Put(v, 2); }
   void U32(uint32_t v) { Put(v, 4); }
   void U64(uint64_t v) { Put(v, 8); }
+  // A u8: 1 or 0.
+  void Bool(bool v) { U8(v ? 1 : 0); }
   void Raw(std::string_view s) { out_.append(s); }
   // u32 length, then the bytes. Callers keep sizes within the decoder's caps.
   void Str(std::string_view s) {
@@ -55,6 +59,26 @@ class Reader {
   Status U16(uint16_t* v, const char* what) { return Get(v, 2, what); }
   Status U32(uint32_t* v, const char* what) { return Get(v, 4, what); }
   Status U64(uint64_t* v, const char* what) { return Get(v, 8, what); }
+  // A u8 that must be 0 or 1.
+  Status Bool(bool* v, const char* what) {
+    uint8_t b = 0;
+    PCC_RETURN_IF_ERROR(U8(&b, what));
+    if (b > 1) return Fail(std::string(what) + " is " + std::to_string(b) + ", not 0 or 1");
+    *v = b == 1;
+    return Status::Ok();
+  }
+  // A presence flag (Bool, named `flag`), then the value when present, read
+  // by read(T*); *v is left alone when the flag is 0.
+  template <typename T, typename Read>
+  Status Optional(std::optional<T>* v, const char* flag, Read read) {
+    bool present = false;
+    PCC_RETURN_IF_ERROR(Bool(&present, flag));
+    if (!present) return Status::Ok();
+    T value{};
+    PCC_RETURN_IF_ERROR(read(&value));
+    *v = std::move(value);
+    return Status::Ok();
+  }
   Status I64(int64_t* v, const char* what) {
     uint64_t x = 0;
     PCC_RETURN_IF_ERROR(U64(&x, what));
@@ -113,5 +137,16 @@ class Reader {
   std::string_view rest_;
   const char* record_;
 };
+
+// A whole message: parses `bytes` with read(Reader&, T&), then insists that
+// nothing is left over. `record` names it in errors (a string literal).
+template <typename T, typename Read>
+Result<T> DecodeAll(std::string_view bytes, const char* record, Read read) {
+  Reader r(bytes, record);
+  T m;
+  PCC_RETURN_IF_ERROR(read(r, m));
+  PCC_RETURN_IF_ERROR(r.End());
+  return m;
+}
 
 }  // namespace pccheck

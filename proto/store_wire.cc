@@ -8,23 +8,6 @@ namespace {
 constexpr uint32_t kMaxPrunedEntries = 1u << 20;
 constexpr size_t kMinPrunedEntryBytes = 4 + 4 + 8 + 8;
 
-template <typename T, typename Read>
-Result<T> DecodeAll(std::string_view b, const char* name, Read read) {
-  Reader r(b, name);
-  T m;
-  PCC_RETURN_IF_ERROR(read(r, m));
-  PCC_RETURN_IF_ERROR(r.End());
-  return m;
-}
-
-Status ReadBool(Reader& r, bool* v, const char* what) {
-  uint8_t b = 0;
-  PCC_RETURN_IF_ERROR(r.U8(&b, what));
-  if (b > 1) return r.Fail(std::string(what) + " is " + std::to_string(b) + ", not 0 or 1");
-  *v = b == 1;
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::string Encode(const StoreListed& m) {
@@ -88,37 +71,28 @@ Result<Verified> DecodeVerified(std::string_view b) {
 std::string Encode(const Prune& m) {
   Writer w;
   w.U32(m.keep);
-  w.U8(m.job ? 1 : 0);
+  w.Bool(m.job.has_value());
   if (m.job) w.Str(*m.job);
-  w.U8(m.rank ? 1 : 0);
+  w.Bool(m.rank.has_value());
   if (m.rank) w.U32(*m.rank);
-  w.U8(m.dry_run ? 1 : 0);
+  w.Bool(m.dry_run);
   return w.Take();
 }
 
 Result<Prune> DecodePrune(std::string_view b) {
   return DecodeAll<Prune>(b, "Prune", [](Reader& r, Prune& m) {
     PCC_RETURN_IF_ERROR(r.U32(&m.keep, "keep"));
-    bool has = false;
-    PCC_RETURN_IF_ERROR(ReadBool(r, &has, "job flag"));
-    if (has) {
-      std::string job;
-      PCC_RETURN_IF_ERROR(r.Str(&job, kMaxNameBytes, "job"));
-      m.job = std::move(job);
-    }
-    PCC_RETURN_IF_ERROR(ReadBool(r, &has, "rank flag"));
-    if (has) {
-      uint32_t rank = 0;
-      PCC_RETURN_IF_ERROR(r.U32(&rank, "rank"));
-      m.rank = rank;
-    }
-    return ReadBool(r, &m.dry_run, "dry_run");
+    PCC_RETURN_IF_ERROR(r.Optional(
+        &m.job, "job flag", [&r](std::string* job) { return r.Str(job, kMaxNameBytes, "job"); }));
+    PCC_RETURN_IF_ERROR(
+        r.Optional(&m.rank, "rank flag", [&r](uint32_t* rank) { return r.U32(rank, "rank"); }));
+    return r.Bool(&m.dry_run, "dry_run");
   });
 }
 
 std::string Encode(const Pruned& m) {
   Writer w;
-  w.U8(m.dry_run ? 1 : 0);
+  w.Bool(m.dry_run);
   w.U32(static_cast<uint32_t>(m.removed.size()));
   for (const Pruned::Entry& e : m.removed) {
     w.Str(e.job);
@@ -131,7 +105,7 @@ std::string Encode(const Pruned& m) {
 
 Result<Pruned> DecodePruned(std::string_view b) {
   return DecodeAll<Pruned>(b, "Pruned", [](Reader& r, Pruned& m) {
-    PCC_RETURN_IF_ERROR(ReadBool(r, &m.dry_run, "dry_run"));
+    PCC_RETURN_IF_ERROR(r.Bool(&m.dry_run, "dry_run"));
     uint32_t count = 0;
     PCC_RETURN_IF_ERROR(r.Count(&count, kMaxPrunedEntries, kMinPrunedEntryBytes, "entry count"));
     m.removed.resize(count);

@@ -17,30 +17,12 @@ constexpr size_t kMinTensorSpecBytes = 4 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
 constexpr size_t kMinListEntryBytes = 8 + 8 + 8 + 1;
 constexpr size_t kMinStringBytes = 4;
 
-// Parses a whole payload with `read`, then insists nothing is left over.
-template <typename T, typename Read>
-Result<T> DecodeAll(std::string_view b, const char* name, Read read) {
-  Reader r(b, name);
-  T m;
-  PCC_RETURN_IF_ERROR(read(r, m));
-  PCC_RETURN_IF_ERROR(r.End());
-  return m;
-}
-
 Status ReadVersion(Reader& r, uint32_t* version) {
   PCC_RETURN_IF_ERROR(r.U32(version, "protocol version"));
   if (*version == kProtocolVersion) return Status::Ok();
   return r.Fail("protocol version " + std::to_string(*version) + " is not supported (this build " +
                 "speaks " + std::to_string(kProtocolVersion) +
                 "; use a pccheck client and pccheckd from the same release)");
-}
-
-Status ReadBool(Reader& r, bool* v, const char* what) {
-  uint8_t b = 0;
-  PCC_RETURN_IF_ERROR(r.U8(&b, what));
-  if (b > 1) return r.Fail(std::string(what) + " is " + std::to_string(b) + ", not 0 or 1");
-  *v = b == 1;
-  return Status::Ok();
 }
 
 // "tensor 3 ('layer.weight')", the name cut short: names are up to 4 KiB.
@@ -266,20 +248,15 @@ Result<Registered> DecodeRegistered(std::string_view b) {
 
 std::string Encode(const Restore& m) {
   Writer w;
-  w.U8(m.step.has_value() ? 1 : 0);
+  w.Bool(m.step.has_value());
   if (m.step) w.U64(*m.step);
   return w.Take();
 }
 
 Result<Restore> DecodeRestore(std::string_view b) {
   return DecodeAll<Restore>(b, "Restore", [](Reader& r, Restore& m) {
-    bool has_step = false;
-    PCC_RETURN_IF_ERROR(ReadBool(r, &has_step, "has_step flag"));
-    if (!has_step) return Status::Ok();
-    uint64_t step = 0;
-    PCC_RETURN_IF_ERROR(r.U64(&step, "step"));
-    m.step = step;
-    return Status::Ok();
+    return r.Optional(&m.step, "has_step flag",
+                      [&r](uint64_t* step) { return r.U64(step, "step"); });
   });
 }
 
@@ -320,7 +297,7 @@ std::string Encode(const ListReply& m) {
     w.U64(e.step);
     w.U64(e.bytes);
     w.U64(static_cast<uint64_t>(e.wall_time));
-    w.U8(e.latest ? 1 : 0);
+    w.Bool(e.latest);
   }
   return w.Take();
 }
@@ -335,7 +312,7 @@ Result<ListReply> DecodeListReply(std::string_view b) {
       PCC_RETURN_IF_ERROR(r.U64(&e.step, "entry step"));
       PCC_RETURN_IF_ERROR(r.U64(&e.bytes, "entry bytes"));
       PCC_RETURN_IF_ERROR(r.I64(&e.wall_time, "entry wall time"));
-      PCC_RETURN_IF_ERROR(ReadBool(r, &e.latest, "entry latest flag"));
+      PCC_RETURN_IF_ERROR(r.Bool(&e.latest, "entry latest flag"));
       latest += e.latest;
     }
     if (latest > 1) return r.Fail(std::to_string(latest) + " entries are marked latest");

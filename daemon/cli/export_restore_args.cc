@@ -1,5 +1,7 @@
 #include "cli/export_restore_args.h"
 
+#include "cli/subcommand.h"
+
 namespace pccheck::cli {
 
 namespace {
@@ -28,8 +30,18 @@ void AddTarget(CLI::App* cmd, ReadTarget* t) {
 }  // namespace
 
 CLI::App* AddExport(CLI::App& app, ExportOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "export", "Write one checkpoint to a file other tools load: safetensors, or raw bytes");
+  CLI::App* cmd = AddCommand(
+      app, "export", "Write one checkpoint to a file other tools load: safetensors, or raw bytes",
+      std::string(kWhichCheckpoint) +
+          "\nsafetensors needs dtypes it has codes for (float32, bfloat16, int64, bool,\n"
+          "float8_e4m3fn, ...; not complex) and sizes that agree with dtype and shape; raw\n"
+          "keeps anything. Both are described in docs/export.md.\n",
+      {"pccheck export --root /var/lib/pccheck --job gpt2 --format safetensors \\",
+       "  --out gpt2.safetensors",
+       "python3 -c 'from safetensors.torch import load_file; "
+       "print(load_file(\"gpt2.safetensors\").keys())'",
+       "pccheck export --root /var/lib/pccheck --job gpt2 --rank 1 --step 1000 \\",
+       "  --format raw --out /tmp/rank1-step1000.bin"});
   AddTarget(cmd, &o->from);
   cmd->add_option("--format", o->format,
                   "safetensors: the standard format (job, rank, step and the user blob in its "
@@ -45,23 +57,21 @@ CLI::App* AddExport(CLI::App& app, ExportOptions* o) {
   cmd->add_flag("--json", o->json,
                 "Print {file, format, job, rank, step, tensors, bytes, ...} instead of a sentence, "
                 "and no progress bar");
-  cmd->footer(std::string(kWhichCheckpoint) +
-              "\nsafetensors needs dtypes it has codes for (float32, bfloat16, int64, bool,\n"
-              "float8_e4m3fn, ...; not complex) and sizes that agree with dtype and shape; raw\n"
-              "keeps anything. Both are described in docs/export.md.\n\n"
-              "Example: pccheck export --root /var/lib/pccheck --job gpt2 --format safetensors \\\n"
-              "           --out gpt2.safetensors\n"
-              "         python3 -c 'from safetensors.torch import load_file; "
-              "print(load_file(\"gpt2.safetensors\").keys())'\n"
-              "         pccheck export --root /var/lib/pccheck --job gpt2 --rank 1 --step 1000 \\\n"
-              "           --format raw --out /tmp/rank1-step1000.bin\n");
   return cmd;
 }
 
 CLI::App* AddRestore(CLI::App& app, RestoreOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "restore",
-      "Write one checkpoint out as a directory: a file per tensor, user_blob.bin, index.json");
+  CLI::App* cmd = AddCommand(
+      app, "restore",
+      "Write one checkpoint out as a directory: a file per tensor, user_blob.bin, index.json",
+      std::string(kWhichCheckpoint) +
+          "\nThe directory holds <tensor name>.bin per tensor (characters other than\n"
+          "letters, digits, '.', '_' and '-' become '_'), user_blob.bin, and index.json\n"
+          "(job, rank, step; per tensor name, dtype, shape, bytes, file), written last: a\n"
+          "directory without index.json is incomplete. This is the operator's way to pull a\n"
+          "checkpoint out for inspection or to move it; trainers restore through the daemon.\n",
+      {"pccheck restore --root /var/lib/pccheck --job gpt2 --step 1000 \\",
+       "  --out /tmp/gpt2-step1000"});
   AddTarget(cmd, &o->from);
   cmd->add_option("--out", o->out,
                   "Directory to write; created when missing, refused when not empty")
@@ -69,15 +79,6 @@ CLI::App* AddRestore(CLI::App& app, RestoreOptions* o) {
       ->type_name("DIR");
   cmd->add_flag("--force", o->force,
                 "Write into a non-empty --out (files of the same names are replaced)");
-  cmd->footer(
-      std::string(kWhichCheckpoint) +
-      "\nThe directory holds <tensor name>.bin per tensor (characters other than\n"
-      "letters, digits, '.', '_' and '-' become '_'), user_blob.bin, and index.json\n"
-      "(job, rank, step; per tensor name, dtype, shape, bytes, file), written last: a\n"
-      "directory without index.json is incomplete. This is the operator's way to pull a\n"
-      "checkpoint out for inspection or to move it; trainers restore through the daemon.\n\n"
-      "Example: pccheck restore --root /var/lib/pccheck --job gpt2 --step 1000 \\\n"
-      "           --out /tmp/gpt2-step1000\n");
   return cmd;
 }
 

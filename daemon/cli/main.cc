@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/export_restore_args.h"
+#include "cli/subcommand.h"
 #include "engine/size_parse.h"
 #include "pccheck/client.h"
 
@@ -121,8 +122,25 @@ std::string Default(uint64_t v) { return Default(std::to_string(v)); }
 
 CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   const BenchOptions d;
-  CLI::App* cmd = app.add_subcommand(
-      "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate");
+  CLI::App* cmd = AddCommand(
+      app, "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate",
+      "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
+      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
+      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
+      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
+      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
+      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
+      "refused where a pccheckd or another bench is writing.\n\n"
+      "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
+      "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
+      "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
+      "clients) is printed as each commits. Persist GB/s is all clients' bytes / time until\n"
+      "the last commit. The summary adds the p50 and p99 of the time each save() call held\n"
+      "its caller (save_hold_us_p50, save_hold_us_p99). The raw write test goes to the\n"
+      "daemon's store directory (from its status), so run it on the daemon's machine.\n",
+      {"pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3",
+       "pccheck bench --socket /run/pccheck/pccheckd.sock --size 1G --count 8 \\",
+       "  --clients 4"});
   CLI::Option* root =
       cmd->add_option("--root", o->root,
                       "Store directory, created when missing; a rerun continues its steps "
@@ -184,30 +202,14 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->excludes(socket)
       ->type_name("K");
   cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
-  cmd->footer(
-      "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
-      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
-      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
-      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
-      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
-      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
-      "refused where a pccheckd or another bench is writing.\n\n"
-      "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
-      "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
-      "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
-      "clients) is printed as each commits. Persist GB/s is all clients' bytes / time until\n"
-      "the last commit. The summary adds the p50 and p99 of the time each save() call held\n"
-      "its caller (save_hold_us_p50, save_hold_us_p99). The raw write test goes to the\n"
-      "daemon's store directory (from its status), so run it on the daemon's machine.\n\n"
-      "Example: pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3\n"
-      "         pccheck bench --socket /run/pccheck/pccheckd.sock --size 1G --count 8 \\\n"
-      "           --clients 4\n");
   return cmd;
 }
 
 CLI::App* AddStatus(CLI::App& app, StatusOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "status", "Show what a running pccheckd is doing: sessions, checkpoints in flight, pool");
+  CLI::App* cmd = AddCommand(
+      app, "status", "Show what a running pccheckd is doing: sessions, checkpoints in flight, pool",
+      "Exits 1, naming the socket and how to start pccheckd, when no daemon answers there.\n",
+      {"pccheck status --socket /run/pccheck/pccheckd.sock"});
   cmd->add_option(
          "--socket", o->socket,
          "The daemon's socket (default here: " + DefaultSocketPath() + "; $PCCHECK_SOCKET sets it)")
@@ -219,9 +221,6 @@ CLI::App* AddStatus(CLI::App& app, StatusOptions* o) {
   cmd->add_option("--watch", o->watch_s, "Show it again every SECONDS until interrupted")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");
-  cmd->footer(
-      "Exits 1, naming the socket and how to start pccheckd, when no daemon answers there.\n\n"
-      "Example: pccheck status --socket /run/pccheck/pccheckd.sock\n");
   return cmd;
 }
 
@@ -248,25 +247,33 @@ bool CheckStore(const char* command, const std::string& root, const std::string&
 }
 
 CLI::App* AddList(CLI::App& app, ListOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "list", "List the checkpoints in a store: job, rank, step, size, time, state, latest, kept");
+  CLI::App* cmd = AddCommand(
+      app, "list",
+      "List the checkpoints in a store: job, rank, step, size, time, state, latest, kept",
+      "Lists the ring slots and the kept checkpoints (retention) of every job and rank. A\n"
+      "store that a pccheckd owns is listed by the daemon; otherwise the directory is read,\n"
+      "changing nothing.\n",
+      {"pccheck list --root /mnt/nvme/ckpt --json",
+       "pccheck list --socket /run/pccheck/pccheckd.sock"});
   AddStore(cmd, &o->root, &o->socket);
   cmd->add_flag("--json", o->json,
                 "Print a JSON array of {job, rank, step, slot, bytes, state, wall_time, latest, "
                 "kept}; slot is null for kept checkpoints");
-  cmd->footer(
-      "Lists the ring slots and the kept checkpoints (retention) of every job and rank. A\n"
-      "store that a pccheckd owns is listed by the daemon; otherwise the directory is read,\n"
-      "changing nothing.\n\n"
-      "Example: pccheck list --root /mnt/nvme/ckpt --json\n"
-      "         pccheck list --socket /run/pccheck/pccheckd.sock\n");
   return cmd;
 }
 
 CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "verify",
-      "Check every chunk of the latest checkpoints (--all: of every one) against its checksum");
+  CLI::App* cmd = AddCommand(
+      app, "verify",
+      "Check every chunk of the latest checkpoints (--all: of every one) against its checksum",
+      "Reads the latest checkpoint of every job and rank back (with --all, every committed\n"
+      "and kept one) with a progress bar on stderr, and prints one line per checkpoint: OK,\n"
+      "FAIL and the problem, or SKIP when a running writer replaced or pruned it while it\n"
+      "was read (superseded: not damage). Exits 0 unless a latest checkpoint (with --all,\n"
+      "also a kept one) is damaged; damaged older slots are reported, and restore skips\n"
+      "them. A store that a pccheckd owns is verified by the daemon.\n",
+      {"pccheck verify --root /mnt/nvme/ckpt && echo store is good",
+       "pccheck verify --root /mnt/nvme/ckpt --all --json"});
   AddStore(cmd, &o->root, &o->socket);
   cmd->add_flag("--all", o->all,
                 "Check every committed and kept checkpoint, not only the latest of each job and "
@@ -275,15 +282,6 @@ CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
                 "Print one JSON object: ok, counts, and per checkpoint {job, rank, step, slot, "
                 "bytes, latest, kept, result, message}; result is ok, damaged, superseded or "
                 "error");
-  cmd->footer(
-      "Reads the latest checkpoint of every job and rank back (with --all, every committed\n"
-      "and kept one) with a progress bar on stderr, and prints one line per checkpoint: OK,\n"
-      "FAIL and the problem, or SKIP when a running writer replaced or pruned it while it\n"
-      "was read (superseded: not damage). Exits 0 unless a latest checkpoint (with --all,\n"
-      "also a kept one) is damaged; damaged older slots are reported, and restore skips\n"
-      "them. A store that a pccheckd owns is verified by the daemon.\n\n"
-      "Example: pccheck verify --root /mnt/nvme/ckpt && echo store is good\n"
-      "         pccheck verify --root /mnt/nvme/ckpt --all --json\n");
   return cmd;
 }
 
@@ -294,8 +292,15 @@ struct PruneFilter {
 };
 
 CLI::App* AddPrune(CLI::App& app, PruneOptions* o, PruneFilter* filter) {
-  CLI::App* cmd = app.add_subcommand(
-      "prune", "Remove kept checkpoints beyond the newest N of each job and rank");
+  CLI::App* cmd = AddCommand(
+      app, "prune", "Remove kept checkpoints beyond the newest N of each job and rank",
+      "Kept checkpoints are the ones retention (pccheckd --keep-every K) moved out of the\n"
+      "ring into <job>/rank-<R>/kept/; nothing else removes them. prune never touches a\n"
+      "ring slot or `latest`. With --root it locks the store, so it is refused while a bench\n"
+      "writes it; when a pccheckd owns the store, the daemon prunes through its own engine.\n"
+      "Prints each checkpoint it removed (or, with --dry-run, would remove).\n",
+      {"pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run",
+       "pccheck prune --socket /run/pccheck/pccheckd.sock --keep 2 --job gpt2"});
   AddStore(cmd, &o->root, &o->socket);
   cmd->add_option("--keep", o->keep, "Kept checkpoints to leave, per job and rank (0: none)")
       ->required()
@@ -307,20 +312,33 @@ CLI::App* AddPrune(CLI::App& app, PruneOptions* o, PruneFilter* filter) {
   cmd->add_flag("--json", o->json,
                 "Print one JSON object: dry_run, keep, via, count, bytes, removed [{job, rank, "
                 "step, bytes}]");
-  cmd->footer(
-      "Kept checkpoints are the ones retention (pccheckd --keep-every K) moved out of the\n"
-      "ring into <job>/rank-<R>/kept/; nothing else removes them. prune never touches a\n"
-      "ring slot or `latest`. With --root it locks the store, so it is refused while a bench\n"
-      "writes it; when a pccheckd owns the store, the daemon prunes through its own engine.\n"
-      "Prints each checkpoint it removed (or, with --dry-run, would remove).\n\n"
-      "Example: pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run\n"
-      "         pccheck prune --socket /run/pccheck/pccheckd.sock --keep 2 --job gpt2\n");
   return cmd;
 }
 
 CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
-  CLI::App* cmd = app.add_subcommand(
-      "tune", "Measure this node and recommend pccheckd settings and a checkpoint interval");
+  CLI::App* cmd = AddCommand(
+      app, "tune", "Measure this node and recommend pccheckd settings and a checkpoint interval",
+      "Writes scratch files in DIR: a warm-up, then one timed rewrite per point of a sweep of\n"
+      "1..16 writer threads x 4..64 MiB chunks (--quick: 1..8 threads at 16 MiB, then 4 and\n"
+      "64 MiB chunks), sized to finish in about --sweep-seconds; then times the snapshot copy\n"
+      "(device to pinned host memory; without a GPU, memcpy), CRC32C and the commit's synced\n"
+      "writes. Run it while the store is otherwise idle. From the rates, with S the checkpoint\n"
+      "size (x ranks), W the write rate, C the copy rate, t the iteration time, q the budget:\n\n"
+      "  T_w = S / W, T_c = S / C          persist and copy times of one checkpoint\n"
+      "  L = max(T_w, T_c) + 2 chunks + commit     its life from save to commit\n"
+      "  N = ceil(L / max(T_w, T_c))       in flight: a new one may start every L / N\n"
+      "                                    (PCcheck's T_w / N), capped by --max-pool\n"
+      "  pool = N x S                      every snapshot fits, so it never waits for the disk\n"
+      "  spacing = max(T_w, T_c, L / N)    the shortest time between checkpoint starts\n"
+      "  stall = max(0, snapshot - t)      the optimizer step waits for the snapshot\n"
+      "  slowdown(k) = max(k t + stall, spacing) / (k t) - 1 for a checkpoint every k\n"
+      "  iterations; the interval is the smallest k with slowdown(k) <= q.\n\n"
+      "PCcheck's bound k >= T_w / (N q t) counts the whole persist time as slowdown; it is\n"
+      "shown too. docs/tuning.md derives all of it. Exits 1 when no interval up to\n"
+      "--max-interval keeps within the budget (everything is printed all the same).\n",
+      {"pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --budget 2%",
+       "pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --quick \\",
+       "  --print-config >> /etc/pccheck/pccheckd.toml"});
   cmd->add_option("--size", o->size, "Bytes of one rank's checkpoint (its state dict)")
       ->required()
       ->transform(SizeValidator())
@@ -369,28 +387,6 @@ CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
   cmd->add_flag("--print-config", o->print_config,
                 "Print only the pccheckd config lines (writers, chunk, max-inflight, pool)")
       ->excludes(json);
-  cmd->footer(
-      "Writes scratch files in DIR: a warm-up, then one timed rewrite per point of a sweep of\n"
-      "1..16 writer threads x 4..64 MiB chunks (--quick: 1..8 threads at 16 MiB, then 4 and\n"
-      "64 MiB chunks), sized to finish in about --sweep-seconds; then times the snapshot copy\n"
-      "(device to pinned host memory; without a GPU, memcpy), CRC32C and the commit's synced\n"
-      "writes. Run it while the store is otherwise idle. From the rates, with S the checkpoint\n"
-      "size (x ranks), W the write rate, C the copy rate, t the iteration time, q the budget:\n\n"
-      "  T_w = S / W, T_c = S / C          persist and copy times of one checkpoint\n"
-      "  L = max(T_w, T_c) + 2 chunks + commit     its life from save to commit\n"
-      "  N = ceil(L / max(T_w, T_c))       in flight: a new one may start every L / N\n"
-      "                                    (PCcheck's T_w / N), capped by --max-pool\n"
-      "  pool = N x S                      every snapshot fits, so it never waits for the disk\n"
-      "  spacing = max(T_w, T_c, L / N)    the shortest time between checkpoint starts\n"
-      "  stall = max(0, snapshot - t)      the optimizer step waits for the snapshot\n"
-      "  slowdown(k) = max(k t + stall, spacing) / (k t) - 1 for a checkpoint every k\n"
-      "  iterations; the interval is the smallest k with slowdown(k) <= q.\n\n"
-      "PCcheck's bound k >= T_w / (N q t) counts the whole persist time as slowdown; it is\n"
-      "shown too. docs/tuning.md derives all of it. Exits 1 when no interval up to\n"
-      "--max-interval keeps within the budget (everything is printed all the same).\n\n"
-      "Example: pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --budget 2%\n"
-      "         pccheck tune --root /mnt/nvme/ckpt --size 4G --iteration-time 0.5 --quick \\\n"
-      "           --print-config >> /etc/pccheck/pccheckd.toml\n");
   return cmd;
 }
 

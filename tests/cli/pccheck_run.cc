@@ -10,10 +10,10 @@ namespace pccheck::testing {
 
 std::string Quote(const std::string& text) { return "'" + text + "'"; }
 
-Run Pccheck(const std::string& args, const TempDir& scratch) {
+Run RunBuilt(const std::string& binary, const std::string& args, const TempDir& scratch) {
   const std::string err_path = scratch.path() + "/stderr.txt";
   const std::string cmd =
-      Quote(BuildDir() + "/daemon/pccheck") + " " + args + " 2>" + Quote(err_path);
+      Quote(BuildDir() + "/daemon/" + binary) + " " + args + " 2>" + Quote(err_path);
   Run run;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -24,6 +24,10 @@ Run Pccheck(const std::string& args, const TempDir& scratch) {
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   run.err = ReadTextFile(err_path);
   return run;
+}
+
+Run Pccheck(const std::string& args, const TempDir& scratch) {
+  return RunBuilt("pccheck", args, scratch);
 }
 
 }  // namespace pccheck::testing

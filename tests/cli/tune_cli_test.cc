@@ -1,45 +1,16 @@
 // `pccheck tune` run as a user runs it: bad arguments are refused naming the
 // option, and --json / --print-config give what scripts and pccheckd read.
-#include <sys/wait.h>
-
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "catch.h"
 #include "cli/json_parse.h"
-#include "test_util.h"
+#include "pccheck_run.h"
 
-namespace pccheck {
+namespace pccheck::testing {
 namespace {
-
-struct TuneRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
-
-// Runs the built `binary` (under daemon/) with args; stdout through a pipe,
-// stderr into a file in `scratch`.
-TuneRun Run(const std::string& binary, const std::string& args, const testing::TempDir& scratch) {
-  const std::string err_path = scratch.path() + "/stderr.txt";
-  const std::string cmd =
-      Quote(testing::BuildDir() + "/daemon/" + binary) + " " + args + " 2>" + Quote(err_path);
-  TuneRun run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) run.out.append(buf, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.err = testing::ReadTextFile(err_path);
-  return run;
-}
 
 bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -51,7 +22,7 @@ std::string SmallTune(const std::string& root) {
 }
 
 TEST_CASE("pccheck tune refuses bad arguments, naming the option", "[cli][tune]") {
-  testing::TempDir dir;
+  TempDir dir;
   const std::string store = Quote(dir.path() + "/store");
   struct Case {
     std::string args;
@@ -73,7 +44,7 @@ TEST_CASE("pccheck tune refuses bad arguments, naming the option", "[cli][tune]"
        "--print-config"},
   };
   for (const Case& c : cases) {
-    TuneRun run = Run("pccheck", c.args, dir);
+    Run run = Pccheck(c.args, dir);
     INFO(c.args << "\nstdout: " << run.out << "\nstderr: " << run.err);
     CHECK(run.exit_code != 0);
     CHECK(Contains(run.err, c.names));
@@ -82,14 +53,14 @@ TEST_CASE("pccheck tune refuses bad arguments, naming the option", "[cli][tune]"
   // Nothing was measured, so nothing was created.
   CHECK(!std::filesystem::exists(dir.path() + "/store"));
   // A budget written as a whole number is a likely slip for a percentage.
-  TuneRun percent = Run("pccheck", cases[5].args, dir);
+  Run percent = Pccheck(cases[5].args, dir);
   CHECK(Contains(percent.err, "2%"));
 }
 
 TEST_CASE("pccheck tune --json reports the rates and every recommendation", "[cli][tune]") {
-  testing::TempDir dir;
+  TempDir dir;
   const std::string root = dir.path() + "/store";
-  TuneRun run = Run("pccheck", SmallTune(root) + " --budget 5% --json", dir);
+  Run run = Pccheck(SmallTune(root) + " --budget 5% --json", dir);
   INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
   REQUIRE(run.exit_code == 0);
   auto doc = cli::ParseJson(run.out);
@@ -132,7 +103,7 @@ TEST_CASE("pccheck tune --json reports the rates and every recommendation", "[cl
   // The config lines are pccheckd's own keys and values: pccheckd reads them.
   const std::string config = dir.path() + "/tuned.toml";
   std::ofstream(config) << j["config"].AsString();
-  TuneRun daemon = Run(
+  Run daemon = RunBuilt(
       "pccheckd", "--config " + Quote(config) + " --root " + Quote(root) + " --print-config", dir);
   INFO("pccheckd:\n" << daemon.out << daemon.err);
   CHECK(daemon.exit_code == 0);
@@ -144,8 +115,8 @@ TEST_CASE("pccheck tune --json reports the rates and every recommendation", "[cl
 }
 
 TEST_CASE("pccheck tune --print-config prints only config lines", "[cli][tune]") {
-  testing::TempDir dir;
-  TuneRun run = Run("pccheck", SmallTune(dir.path() + "/store") + " --print-config", dir);
+  TempDir dir;
+  Run run = Pccheck(SmallTune(dir.path() + "/store") + " --print-config", dir);
   INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(run.out.starts_with("# pccheck tune: 8 MiB checkpoints"));
@@ -163,4 +134,4 @@ TEST_CASE("pccheck tune --print-config prints only config lines", "[cli][tune]")
 }
 
 }  // namespace
-}  // namespace pccheck
+}  // namespace pccheck::testing

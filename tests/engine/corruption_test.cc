@@ -6,14 +6,6 @@
 namespace pccheck::testing {
 namespace {
 
-std::string SlotOf(Engine& engine, uint64_t step) {
-  for (const auto& i : engine.List()) {
-    if (i.step == step) return "slot-" + std::to_string(i.slot);
-  }
-  FAIL("step not listed");
-  return "";
-}
-
 TEST_CASE("a flipped data byte is detected and restore falls back") {
   TempDir dir;
   auto fs = NewPosixFileSystem();
@@ -29,7 +21,7 @@ TEST_CASE("a flipped data byte is detected and restore falls back") {
     REQUIRE(h.ok());
     REQUIRE((*h)->Wait().ok());
   }
-  const std::string data = dir.path() + "/job/rank-0/" + SlotOf(**engine, 2) + ".data";
+  const std::string data = SlotFile(**engine, dir.path(), 2, ".data");
   FlipByte(data, 150'000);  // inside chunk 2
 
   Status v = (*engine)->Verify("job", 0, 2);
@@ -65,7 +57,7 @@ TEST_CASE("a flipped manifest byte makes recovery fall back to the previous chec
       REQUIRE(h.ok());
       REQUIRE((*h)->Wait().ok());
     }
-    manifest = dir.path() + "/job/rank-0/" + SlotOf(**engine, 2) + ".manifest";
+    manifest = SlotFile(**engine, dir.path(), 2, ".manifest");
   }
   FlipByte(manifest, 20);
   auto engine = Engine::Open(SmallOptions(dir.path()), fs.get(), gpu.get());

@@ -90,4 +90,15 @@ void FlipByte(const std::string& path, uint64_t offset) {
   ::close(fd);
 }
 
+std::string SlotFile(Engine& engine, const std::string& root, uint64_t step,
+                     const std::string& suffix) {
+  for (const auto& c : engine.List()) {
+    if (c.step == step && !c.kept) {
+      return root + "/job/rank-0/slot-" + std::to_string(c.slot) + suffix;
+    }
+  }
+  FAIL("step " << step << " is not listed in a ring slot");
+  return "";
+}
+
 }  // namespace pccheck::testing

@@ -40,4 +40,11 @@ void CheckRestore(Engine& engine, const TensorSet& expected, std::optional<uint6
 // Flips bits of the byte at `offset` of the file (damage for tests to find).
 void FlipByte(const std::string& path, uint64_t offset);
 
+// The file of the ring slot that holds `step` of job "job", rank 0, in the
+// store at root, as engine.List() places it: root/job/rank-0/slot-K + suffix
+// (".data", ".manifest", or "" for the pair's stem). FAILs the test when no
+// ring slot holds the step (kept checkpoints are not in one).
+std::string SlotFile(Engine& engine, const std::string& root, uint64_t step,
+                     const std::string& suffix);
+
 }  // namespace pccheck::testing

@@ -34,14 +34,6 @@ void ZeroFile(const std::string& path) {
   ::close(fd);
 }
 
-std::string DataOf(Engine& engine, const std::string& root, uint64_t step) {
-  for (const auto& i : engine.List()) {
-    if (i.step == step) return root + "/job/rank-0/slot-" + std::to_string(i.slot) + ".data";
-  }
-  FAIL("step not listed");
-  return "";
-}
-
 TEST_CASE("restoring the newest commit reads the pool, not the disk") {
   TempDir dir;
   auto fs = NewPosixFileSystem();
@@ -53,7 +45,7 @@ TEST_CASE("restoring the newest commit reads the pool, not the disk") {
   SaveAndWait(**engine, a, 1);
   SaveAndWait(**engine, b, 2);
   // Wipe step 2 on disk: only the resident copy can still give its bytes.
-  ZeroFile(DataOf(**engine, dir.path(), 2));
+  ZeroFile(SlotFile(**engine, dir.path(), 2, ".data"));
 
   auto out = b.EmptyLike();
   auto r = (*engine)->Restore("job", 0, std::nullopt, out.Dests());

@@ -4,37 +4,20 @@
 // unbounded length; whatever it accepts must re-encode to the very same bytes
 // and decode equal again.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "proto/store_wire.h"
+#include "round_trip.h"
+
+const char pccheck::fuzz::kTargetName[] = "store_wire_fuzz";
 
 namespace {
 
 using namespace pccheck::wire;
-using pccheck::Code;
-using pccheck::Result;
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "store_wire_fuzz: %s\n", what);
-  std::abort();
-}
-
-template <typename T>
-void RoundTrip(std::string_view in, Result<T> (*decode)(std::string_view)) {
-  Result<T> first = decode(in);
-  if (!first.ok() && first.status().code() != Code::kCorruption) {
-    Fail("decode failed without Corruption");
-  }
-  if (!first.ok()) return;
-  const std::string again = Encode(first.value());
-  if (again != in) Fail("accepted input re-encodes to different bytes");
-  Result<T> second = decode(again);
-  if (!second.ok() || !(second.value() == first.value())) Fail("re-encoding decodes differently");
-}
+using pccheck::fuzz::RoundTrip;
+using pccheck::fuzz::Seed;
 
 enum Target : uint8_t {
   kStoreListedT,
@@ -45,8 +28,6 @@ enum Target : uint8_t {
   kPrunedT,
   kTargetCount
 };
-
-std::string Seed(Target t, const std::string& body) { return char(t) + body; }
 
 }  // namespace
 

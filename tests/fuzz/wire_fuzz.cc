@@ -7,41 +7,24 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "proto/wire.h"
+#include "round_trip.h"
+
+const char pccheck::fuzz::kTargetName[] = "wire_fuzz";
 
 namespace {
 
 using namespace pccheck::wire;
-using pccheck::Code;
 using pccheck::Result;
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "wire_fuzz: %s\n", what);
-  std::abort();
-}
-
-template <typename T>
-void CheckRejection(const Result<T>& r) {
-  if (!r.ok() && r.status().code() != Code::kCorruption) Fail("decode failed without Corruption");
-}
-
-template <typename T>
-void RoundTrip(std::string_view in, Result<T> (*decode)(std::string_view)) {
-  Result<T> first = decode(in);
-  CheckRejection(first);
-  if (!first.ok()) return;
-  const std::string again = Encode(first.value());
-  if (again != in) Fail("accepted input re-encodes to different bytes");
-  Result<T> second = decode(again);
-  if (!second.ok() || !(second.value() == first.value())) Fail("re-encoding decodes differently");
-}
+using pccheck::fuzz::CheckRejection;
+using pccheck::fuzz::Fail;
+using pccheck::fuzz::RoundTrip;
+using pccheck::fuzz::Seed;
 
 void FrameHeaderRoundTrip(std::string_view in) {
   Result<FrameHeader> first = DecodeFrameHeader(in);
@@ -91,8 +74,6 @@ enum Target : uint8_t {
   kGpuReadyT,
   kTargetCount
 };
-
-std::string Seed(Target t, std::string_view body) { return char(t) + std::string(body); }
 
 std::string RingSeed(Target t, const RingBytes& b) {
   return Seed(t, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
