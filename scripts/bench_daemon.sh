@@ -12,7 +12,9 @@
 # /tmp): put it on the disk you want to measure. $PCCHECKD_FLAGS replaces the
 # daemon's settings (default: --pool 1GiB --chunk 16MiB); $PCCHECK_BUILD_DIR
 # names the build directory (default build/, built first when out of date).
-# Progress and the daemon's log location go to stderr; stdout is JSON only.
+# BENCH_WARM=1 measures a store whose slots were all written once before
+# (the steady state of a long run); each JSON line says "store": "fresh" or
+# "warm". Progress and the daemon's log location go to stderr; stdout is JSON only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -53,6 +55,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# BENCH_WARM=1: before each measured run, one unmeasured run writes every
+# slot of every rank once (max-inflight + 1 checkpoints per client), so the
+# measurement sees the steady state of a long training run instead of a new
+# store's first writes (docs/benchmarks.md explains the difference).
+WARM_COUNT=${BENCH_WARM_COUNT:-3}
+STORE_STATE=fresh
+[ "${BENCH_WARM:-0}" = 1 ] && STORE_STATE=warm
+
 for clients in 1 2 4; do
   count=$((TOTAL_BYTES / (clients * SIZE_BYTES)))
   [ "$count" -ge 1 ] || count=1
@@ -70,6 +80,15 @@ for clients in 1 2 4; do
     fi
     sleep 0.1
   done
+  if [ "${BENCH_WARM:-0}" = 1 ]; then
+    # Steady state: every slot file of every rank written once before measuring.
+    echo "bench_daemon: warming $clients client(s)' slots ($WARM_COUNT checkpoints each)" >&2
+    if ! "$PCCHECK" bench --socket "$run/pccheckd.sock" --size "$SIZE" --count "$WARM_COUNT" \
+         --clients "$clients" --json >"$run/warm.out" 2>"$run/warm.err"; then
+      cat "$run/warm.err" >&2
+      exit 1
+    fi
+  fi
   echo "bench_daemon: $clients client(s) x $count checkpoints of $SIZE" >&2
   if ! "$PCCHECK" bench --socket "$run/pccheckd.sock" --size "$SIZE" --count "$count" \
        --clients "$clients" --json >"$run/bench.out" 2>"$run/bench.err"; then
@@ -78,7 +97,7 @@ for clients in 1 2 4; do
     tail -n 20 "$run/pccheckd.log" >&2
     exit 1
   fi
-  tail -n 1 "$run/bench.out"
+  tail -n 1 "$run/bench.out" | sed "s/^{/{\"store\": \"$STORE_STATE\", /"
   kill -TERM "$DAEMON_PID"
   wait "$DAEMON_PID" || { echo "bench_daemon: pccheckd exited with status $?" >&2; exit 1; }
   DAEMON_PID=""
