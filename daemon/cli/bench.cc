@@ -182,6 +182,8 @@ int RunBench(const BenchOptions& o) {
         .Add("raw_bytes", raw->bytes)
         .Add("raw_seconds", raw->seconds)
         .Add("raw_o_direct", raw->direct)
+        .Add("raw_fresh_gbps", raw->fresh_gbps())
+        .Add("raw_rewrite_gbps", raw->rewrite_gbps())
         .Add("gpu", gpu_description)
         .Raw("profile", ProfileJson(profile, eo.writers));
     std::printf("%s\n", j.str().c_str());

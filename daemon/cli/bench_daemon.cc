@@ -413,6 +413,8 @@ int RunDaemonBench(const BenchOptions& o) {
         .Add("raw_bytes", raw->bytes)
         .Add("raw_seconds", raw->seconds)
         .Add("raw_o_direct", raw->direct)
+        .Add("raw_fresh_gbps", raw->fresh_gbps())
+        .Add("raw_rewrite_gbps", raw->rewrite_gbps())
         .Add("gpu", d.gpu);
     std::printf("%s\n", j.str().c_str());
   } else {

@@ -122,7 +122,9 @@ Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, u
   for (int pass = 0; pass < 2 && s.ok(); ++pass) {
     auto secs = f.Pass(0, total, writers, kRawBlockBytes);
     s = secs.status();
-    if (s.ok() && (pass == 0 || *secs < result.seconds)) result.seconds = *secs;
+    if (!s.ok()) break;
+    (pass == 0 ? result.fresh_seconds : result.rewrite_seconds) = *secs;
+    if (pass == 0 || *secs < result.seconds) result.seconds = *secs;
   }
   Status removed = f.Close();
   PCC_RETURN_IF_ERROR(s.Annotate("raw write test on " + f.path()));

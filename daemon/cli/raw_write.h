@@ -18,8 +18,13 @@ inline constexpr uint64_t kRawBlockBytes = 16ull << 20;
 struct RawWriteResult {
   uint64_t bytes = 0;   // written and synced
   double seconds = 0;   // first write to the end of fdatasync, the faster of two passes
+  double fresh_seconds = 0;    // the pass into freshly allocated blocks
+  double rewrite_seconds = 0;  // the pass over the blocks the first one wrote
   bool direct = false;  // false where the file system refused O_DIRECT (tmpfs)
-  double gbps() const { return seconds > 0 ? static_cast<double>(bytes) / seconds / 1e9 : 0; }
+  double gbps() const { return Rate(seconds); }
+  double fresh_gbps() const { return Rate(fresh_seconds); }
+  double rewrite_gbps() const { return Rate(rewrite_seconds); }
+  double Rate(double s) const { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0; }
 };
 
 // Writes `bytes` (rounded up to 4 KiB) of random data to a scratch file in
