@@ -53,6 +53,10 @@ void Progress::Draw(bool final) {
   const uint64_t done = done_.load();
   const uint64_t total = total_.load();
   const double frac = total ? std::min(1.0, static_cast<double>(done) / total) : 0.0;
+  if (final && !tty_ && last_decile_ == 10) {  // the 100% line is out already
+    finished_ = true;
+    return;
+  }
   if (!final) {
     if (tty_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
     if (!tty_) {
