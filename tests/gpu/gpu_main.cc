@@ -88,6 +88,9 @@ int RunCase(const std::string& self, const std::string& name, const std::string&
   }
 }
 
+// A case exits with this status when the machine lacks what it needs.
+constexpr int kSkipStatus = 77;
+
 int RunEachCase(const std::string& self) {
   const char* env = std::getenv("PCCHECK_GPU_CASE_TIMEOUT");
   const int timeout_s = env != nullptr ? std::atoi(env) : 300;
@@ -101,8 +104,14 @@ int RunEachCase(const std::string& self) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    const bool skipped = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == kSkipStatus;
     if (ok) {
       std::printf("PASS %s (%.1f s)\n", name.c_str(), secs);
+    } else if (skipped) {  // the case said why on its last line
+      std::string why = Tail(log, 1);
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      const size_t lead = why.find_first_not_of(' ');
+      std::printf("SKIP %s: %s\n", name.c_str(), lead == std::string::npos ? "" : why.c_str() + lead);
     } else {
       ++failed;
       std::string why = status < 0 ? "timed out after " + std::to_string(timeout_s) + " s"
