@@ -29,6 +29,7 @@
 #include "server/sd_notify.h"
 #include "server/server.h"
 #include "server/service_watchdog.h"
+#include "util/crash_report.h"
 #include "util/liveness.h"
 
 namespace pccheck {
@@ -83,6 +84,7 @@ int Run(const DaemonConfig& config) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  InstallCrashReport("pccheckd");
 
   const ServiceNotifier notifier = ServiceNotifier::FromEnvironment();
   if (notifier.enabled()) {

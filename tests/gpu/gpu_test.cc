@@ -265,14 +265,17 @@ GPU_TEST_CASE("gpu tensors on two devices in one table save and restore bit for 
     }
     TEST_CUDA(cudaSetDevice(0));
   };
+  // On failure the daemon's log says what it saw.
+  auto ok = [&rig](const Status& s, const char* what) {
+    if (!s.ok()) FAIL(what << ": " << s.ToString() << "\npccheckd's log:\n" << rig.daemon.Log());
+  };
   for (uint64_t round = 1; round <= 3; ++round) {
     CAPTURE(round);
     m.Fill(round, rig.stream);
     auto t = rig.client->SaveOnStream(round, rig.stream);
-    INFO(t.status().ToString());
-    REQUIRE(t.ok());
-    REQUIRE_OK(rig.client->BeforeUpdateStream(rig.stream));
-    REQUIRE_OK(rig.client->Wait(*t));
+    ok(t.status(), "save");
+    ok(rig.client->BeforeUpdateStream(rig.stream), "before_update");
+    ok(rig.client->Wait(*t), "wait");
     rig.Sync();
     clear();
     auto info = rig.client->Restore(round);
