@@ -72,11 +72,15 @@ DoneEvents::~DoneEvents() {
   }
 }
 
-Status DoneEvents::StreamWait(cudaStream_t stream, uint32_t slot) const {
+Status DoneEvents::StreamWait(cudaStream_t stream, uint32_t slot, int ready_device) const {
+  // The daemon records the ready device's event after that device's copy
+  // stream waited on every other device's copies: it covers them all, and a
+  // stream must not wait on another device's interprocess event.
   for (const auto& [device, events] : events_) {
-    PCC_CUDA_RETURN(cudaStreamWaitEvent(stream, events[slot], 0));
+    if (device == ready_device) return PCC_CUDA(cudaStreamWaitEvent(stream, events[slot], 0));
   }
-  return Status::Ok();
+  return Status::Internal("no done events for CUDA device " + std::to_string(ready_device) +
+                          ", the device of the trainer's stream");
 }
 
 }  // namespace pccheck::client

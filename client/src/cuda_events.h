@@ -57,9 +57,10 @@ class DoneEvents {
   DoneEvents(const DoneEvents&) = delete;
   DoneEvents& operator=(const DoneEvents&) = delete;
 
-  // Makes `stream` wait on done[d][slot] of every device d. REQUIRES: the
-  // daemon said it recorded them for the save in `slot` (kCopiesQueued).
-  Status StreamWait(cudaStream_t stream, uint32_t slot) const;
+  // Makes `stream` (of ready_device) wait on done[ready_device][slot], which
+  // the daemon records after the copies of every device. REQUIRES: the daemon
+  // said it recorded them for the save in `slot` (kCopiesQueued).
+  Status StreamWait(cudaStream_t stream, uint32_t slot, int ready_device) const;
 
  private:
   DoneEvents() = default;

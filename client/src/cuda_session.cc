@@ -164,7 +164,7 @@ class CudaGpuSession final : public GpuSession {
   Status WaitOnQueuedCopies(void* stream) {
     for (GpuSaves::Save* s : saves_.StreamWaitsNeeded()) {
       auto events = std::static_pointer_cast<const DoneEvents>(s->events);
-      PCC_RETURN_IF_ERROR(events->StreamWait(AsStream(stream), s->slot));
+      PCC_RETURN_IF_ERROR(events->StreamWait(AsStream(stream), s->slot, ready_device_));
       s->stream_waits = true;
     }
     return Status::Ok();

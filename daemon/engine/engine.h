@@ -55,7 +55,9 @@ struct SaveRequest {
   // state is final; the copy thread first watches them complete, so that a
   // cancelled save never leaves a stream waiting for good) before the first
   // copy, and record these ("snapshot done")
-  // right after the last copy is queued; then, if every record succeeded,
+  // right after the last copy is queued (the last of record_after_copy after
+  // its stream has waited on the others, so that one event alone covers the
+  // copies of every device); then, if every record succeeded,
   // on_copies_queued runs (on the copy thread; it must not block). A stream
   // that waits on an event waits on its latest record, so the caller tells
   // the trainer only from on_copies_queued on. A save cancelled before all

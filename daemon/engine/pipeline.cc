@@ -231,8 +231,16 @@ Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e, Liveness::Worke
 
 void Pipeline::QueuedAll(Checkpoint& c) {
   bool recorded = true;
-  for (const GpuEventRef& e : c.request.record_after_copy) {
-    Status s = gpu_->RecordEvent(e.device, e.event);
+  const auto& events = c.request.record_after_copy;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const GpuEventRef& e = events[i];
+    Status s;
+    // The last event covers every device's copies: its stream first waits
+    // on the others' records (SaveRequest::record_after_copy).
+    for (size_t j = 0; i + 1 == events.size() && j < i && s.ok(); ++j) {
+      if (events[j].device != e.device) s = gpu_->StreamWaitEvent(e.device, events[j].event);
+    }
+    if (s.ok()) s = gpu_->RecordEvent(e.device, e.event);
     if (!s.ok()) {
       c.Fail(s.Annotate("recording the snapshot-done event"));
       recorded = false;

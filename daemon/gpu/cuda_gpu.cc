@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -31,6 +32,7 @@ struct DeviceLane {
   uint64_t done_seq = 0;  // every fence <= done_seq has completed
   std::map<uint64_t, cudaEvent_t> events;
   std::vector<cudaEvent_t> spare;
+  cudaEvent_t bridge = nullptr;  // re-recorded for each cross-device wait (StreamWaitEvent)
 };
 
 class CudaGpu final : public Gpu {
@@ -62,6 +64,7 @@ class CudaGpu final : public Gpu {
       auto& lane = lanes_[d];
       for (auto& [seq, ev] : lane.events) cudaEventDestroy(ev);
       for (auto ev : lane.spare) cudaEventDestroy(ev);
+      if (lane.bridge) cudaEventDestroy(lane.bridge);
       if (lane.stream) cudaStreamDestroy(lane.stream);
     }
   }
@@ -124,16 +127,38 @@ class CudaGpu final : public Gpu {
     return Fence{device, seq};
   }
 
+  // An interprocess event (made here for a client, or opened from a client's
+  // handle) belongs to the device it was made or opened on: a stream of another device that
+  // waits on it directly crashes inside the driver (seen on two H100s). So
+  // that device's stream waits on it and records a local event, which the
+  // other device's stream waits on instead: an ordinary event may be waited
+  // on from any device.
   Status StreamWaitEvent(int device, void* event) override {
-    PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(device));
-    return PCC_CUDA(cudaStreamWaitEvent(lane->stream, static_cast<cudaEvent_t>(event), 0));
+    auto* ev = static_cast<cudaEvent_t>(event);
+    const int owner = OwnerOf(event).value_or(device);
+    PCC_ASSIGN_OR_RETURN(DeviceLane * src, Lane(owner));
+    PCC_CUDA_RETURN(cudaStreamWaitEvent(src->stream, ev, 0));
+    if (owner == device) return Status::Ok();
+    cudaEvent_t bridge;
+    {
+      std::lock_guard lock(src->mu);
+      if (src->bridge == nullptr) {
+        PCC_CUDA_RETURN(cudaEventCreateWithFlags(&src->bridge, cudaEventDisableTiming));
+      }
+      bridge = src->bridge;
+    }
+    // A wait uses the record made before it, so one bridge event serves every
+    // wait: the copy thread makes them one after another.
+    PCC_CUDA_RETURN(cudaEventRecord(bridge, src->stream));
+    PCC_ASSIGN_OR_RETURN(DeviceLane * dst, Lane(device));
+    return PCC_CUDA(cudaStreamWaitEvent(dst->stream, bridge, 0));
   }
   Status RecordEvent(int device, void* event) override {
     PCC_ASSIGN_OR_RETURN(DeviceLane * lane, Lane(device));
     return PCC_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(event), lane->stream));
   }
   Result<bool> EventDone(int device, void* event) override {
-    PCC_RETURN_IF_ERROR(Lane(device).status());
+    PCC_RETURN_IF_ERROR(Lane(OwnerOf(event).value_or(device)).status());
     cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
     if (err == cudaErrorNotReady) return false;
     PCC_CUDA_RETURN(err);
@@ -204,6 +229,8 @@ class CudaGpu final : public Gpu {
       return s;
     }
     handle->assign(reinterpret_cast<const char*>(&h), sizeof h);
+    std::lock_guard lock(ipc_mu_);
+    opened_events_[ev] = device;
     return static_cast<void*>(ev);
   }
   Result<void*> OpenEventHandle(int device, std::string_view handle) override {
@@ -212,9 +239,15 @@ class CudaGpu final : public Gpu {
     PCC_RETURN_IF_ERROR(Lane(device).status());
     cudaEvent_t ev;
     PCC_CUDA_RETURN(cudaIpcOpenEventHandle(&ev, h));
+    std::lock_guard lock(ipc_mu_);
+    opened_events_[ev] = device;
     return static_cast<void*>(ev);
   }
   Status DestroyEvent(int device, void* event) override {
+    {
+      std::lock_guard lock(ipc_mu_);
+      opened_events_.erase(event);
+    }
     PCC_RETURN_IF_ERROR(Lane(device).status());
     return PCC_CUDA(cudaEventDestroy(static_cast<cudaEvent_t>(event)));
   }
@@ -263,6 +296,14 @@ class CudaGpu final : public Gpu {
     return &lanes_[device];
   }
 
+  // The device an interprocess event belongs to.
+  std::optional<int> OwnerOf(void* event) {
+    std::lock_guard lock(ipc_mu_);
+    auto it = opened_events_.find(event);
+    if (it == opened_events_.end()) return std::nullopt;
+    return it->second;
+  }
+
   std::vector<DeviceLane> lanes_;
   std::string name_ = "CUDA device";
   std::mutex pinned_mu_;
@@ -274,6 +315,7 @@ class CudaGpu final : public Gpu {
   };
   std::mutex ipc_mu_;
   std::map<std::pair<int, std::string>, Imported> imported_;  // (device, handle)
+  std::map<void*, int> opened_events_;                         // interprocess events -> device
 };
 
 }  // namespace

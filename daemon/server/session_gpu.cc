@@ -49,13 +49,24 @@ Status Session::OrderWithTrainer(const wire::SaveMsg& msg, SaveRequest* req,
                                    " is out of range (" + std::to_string(events->slots()) +
                                    " slots)");
   }
+  // The ready device's done event goes last: the pipeline records it after
+  // its stream waited on the other devices' records, so the trainer's stream
+  // (on the ready device) waits on that one event only. A stream waiting on an
+  // IPC event of another device is what crashes CUDA (gpu/cuda_gpu.cc).
+  std::vector<int> order;
   for (int d : table_.devices) {
+    if (d != events->ready_device) order.push_back(d);
+  }
+  order.push_back(events->ready_device);
+  for (int d : order) {
     auto done = events->done.find(d);
     if (done == events->done.end()) {
       return Status::InvalidArgument("the GPU setup has no done events for device " +
                                      std::to_string(d) + ", which holds registered tensors");
     }
-    req->wait_before_copy.push_back({d, events->ready[msg.event_slot]->get()});
+    if (std::find(table_.devices.begin(), table_.devices.end(), d) != table_.devices.end()) {
+      req->wait_before_copy.push_back({d, events->ready[msg.event_slot]->get()});
+    }
     req->record_after_copy.push_back({d, done->second[msg.event_slot]->get()});
   }
   *keep = std::move(events);
