@@ -29,8 +29,10 @@ ReadyEvents::~ReadyEvents() {
 
 Status ReadyEvents::Record(uint32_t slot, cudaStream_t stream) const {
   return PCC_CUDA(cudaEventRecord(events_[slot], stream))
-      .Annotate("recording the ready event on the trainer's stream (it must be a stream of CUDA "
-                "device " + std::to_string(device_) + ")");
+      .Annotate(
+          "recording the ready event on the trainer's stream (it must be a stream of CUDA "
+          "device " +
+          std::to_string(device_) + ")");
 }
 
 Status ReadyEvents::StreamWait(cudaStream_t stream, uint32_t slot) const {

@@ -109,8 +109,8 @@ Status TicketBook::TakeUnreportedFailure() {
     if (!Finished(t) || t.reported) continue;
     t.reported = true;
     // Newest wins: a save abandoned because a newer one committed lost nothing.
-    const bool superseded = t.status.code() == Code::kAborted && newest_committed &&
-                            t.step < *newest_committed;
+    const bool superseded =
+        t.status.code() == Code::kAborted && newest_committed && t.step < *newest_committed;
     if (first.ok() && !t.status.ok() && !superseded) first = t.status;
   }
   return first;

@@ -58,8 +58,8 @@ uint8_t* ChunkPool::TakeLocked() {
     c = free_.back();
     free_.pop_back();
   } else {
-    auto it = std::find_if(resident_.begin(), resident_.end(),
-                           [&](size_t i) { return pins_[i] == 0; });
+    auto it =
+        std::find_if(resident_.begin(), resident_.end(), [&](size_t i) { return pins_[i] == 0; });
     if (it == resident_.end()) return nullptr;
     is_resident_[*it] = false;
     c = base_ + *it * chunk_bytes_;

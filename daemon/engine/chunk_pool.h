@@ -83,11 +83,11 @@ class ChunkPool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<uint8_t*> free_;
-  std::deque<size_t> resident_;        // chunk indices, oldest release first
-  std::vector<uint64_t> generation_;   // per chunk; bumped when handed out
-  std::vector<bool> is_resident_;      // per chunk
-  std::vector<uint32_t> pins_;         // per chunk
-  size_t pinned_resident_ = 0;         // resident chunks with pins_ > 0
+  std::deque<size_t> resident_;       // chunk indices, oldest release first
+  std::vector<uint64_t> generation_;  // per chunk; bumped when handed out
+  std::vector<bool> is_resident_;     // per chunk
+  std::vector<uint32_t> pins_;        // per chunk
+  size_t pinned_resident_ = 0;        // resident chunks with pins_ > 0
 };
 
 }  // namespace pccheck

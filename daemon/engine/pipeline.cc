@@ -122,8 +122,10 @@ void Pipeline::Stop(uint64_t deadline_us) {
   if (threads_.empty()) return;
   idle_cv_.wait_for(lock, std::chrono::microseconds(deadline_us), [&] { return active_.empty(); });
   if (!active_.empty()) {
-    spdlog::warn("shutting down with {} checkpoint(s) still in flight; abandoning them (latest is "
-                 "unchanged by them)", active_.size());
+    spdlog::warn(
+        "shutting down with {} checkpoint(s) still in flight; abandoning them (latest is "
+        "unchanged by them)",
+        active_.size());
     for (auto& c : active_) c->Fail(Status::Aborted("abandoned: the engine is shutting down"));
   }
   abandon_ = true;
@@ -459,8 +461,7 @@ void Pipeline::KeepResident(const std::shared_ptr<Checkpoint>& ckpt, bool commit
 }
 
 bool Pipeline::RestoreResident(const SlotStore* store, uint64_t step,
-                               const std::map<std::string, TensorDest>& dests,
-                               RestoreResult* out) {
+                               const std::map<std::string, TensorDest>& dests, RestoreResult* out) {
   std::shared_ptr<const Resident> r;
   {
     std::lock_guard lock(mu_);
@@ -499,13 +500,9 @@ void Pipeline::NoteError(const Status& s) {
   if (recent_errors_.size() > 16) recent_errors_.pop_front();
 }
 
-double Pipeline::RecentWriteRate() const {
-  return write_rate_.BytesPerSecond(clock_->NowMicros());
-}
+double Pipeline::RecentWriteRate() const { return write_rate_.BytesPerSecond(clock_->NowMicros()); }
 
-double Pipeline::RecentCopyRate() const {
-  return copy_rate_.BytesPerSecond(clock_->NowMicros());
-}
+double Pipeline::RecentCopyRate() const { return copy_rate_.BytesPerSecond(clock_->NowMicros()); }
 
 std::vector<std::string> Pipeline::RecentErrors() const {
   std::lock_guard lock(mu_);

@@ -34,8 +34,7 @@ Status Scatter(Gpu* gpu, const Manifest& m, const std::map<std::string, TensorDe
                const uint8_t* buf, uint64_t start, uint64_t len) {
   std::vector<int> devices;
   PCC_RETURN_IF_ERROR(ForEachTensorPiece(
-      m, start, buf, len,
-      [&](size_t i, uint64_t into, const uint8_t* src, uint64_t n) -> Status {
+      m, start, buf, len, [&](size_t i, uint64_t into, const uint8_t* src, uint64_t n) -> Status {
         auto d = dests.find(m.tensors[i].name);
         if (d == dests.end()) return Status::Ok();
         uint8_t* dst = static_cast<uint8_t*>(d->second.data) + into;

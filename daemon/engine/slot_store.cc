@@ -12,7 +12,8 @@ namespace pccheck {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Committed first, newest step first; damaged last. Stable: a ring slot
@@ -47,8 +48,9 @@ Result<std::unique_ptr<SlotStore>> SlotStore::Open(FileSystem* fs, const std::st
   PCC_RETURN_IF_ERROR(ValidateJobName(job));
   std::string dir = RankDir(root, job, rank);
   if (!fs->Exists(dir)) {
-    if (!create) return Status::NotFound("no checkpoints for job " + job + " rank " +
-                                         std::to_string(rank) + " under " + root);
+    if (!create)
+      return Status::NotFound("no checkpoints for job " + job + " rank " + std::to_string(rank) +
+                              " under " + root);
     PCC_RETURN_IF_ERROR(fs->CreateDirs(dir));
     PCC_RETURN_IF_ERROR(fs->SyncDir(JoinPath(root, job)));
     PCC_RETURN_IF_ERROR(fs->SyncDir(root));
@@ -90,8 +92,7 @@ Status SlotStore::Recover(bool read_only) {
   for (const auto& e : scan.entries) {
     if (e.is_dir) continue;
     auto k = ParseSlotName(e.name, ".data");
-    const bool orphan =
-        k && slots_[*k].state != State::kCommitted && slots_[*k].damage.empty();
+    const bool orphan = k && slots_[*k].state != State::kCommitted && slots_[*k].damage.empty();
     if (!orphan && !EndsWith(e.name, ".tmp")) continue;
     if (!fs_->Exists(JoinPath(dir_, e.name))) continue;  // moved to kept/ just now
     PCC_RETURN_IF_ERROR(fs_->Remove(JoinPath(dir_, e.name)));
@@ -129,10 +130,10 @@ Result<uint32_t> SlotStore::BeginSave(uint64_t step, int max_inflight, Policy po
     };
     PCC_RETURN_IF_ERROR(check_step());
     if (policy == Policy::kSkip && inflight_ >= max_inflight) {
-      return Status::Busy("checkpoint of step " + std::to_string(step) + " skipped: " +
-                          std::to_string(inflight_) + " saves of job " + job_ + " rank " +
-                          std::to_string(rank_) + " are in flight (max_inflight=" +
-                          std::to_string(max_inflight) + ")");
+      return Status::Busy("checkpoint of step " + std::to_string(step) +
+                          " skipped: " + std::to_string(inflight_) + " saves of job " + job_ +
+                          " rank " + std::to_string(rank_) +
+                          " are in flight (max_inflight=" + std::to_string(max_inflight) + ")");
     }
     cv_.wait(lock, [&] { return inflight_ < max_inflight; });
     PCC_RETURN_IF_ERROR(check_step());

@@ -47,7 +47,8 @@ class CudaGpu final : public Gpu {
     auto gpu = std::unique_ptr<CudaGpu>(new CudaGpu(n));
     for (int d = 0; d < n; ++d) {
       s = PCC_CUDA(cudaSetDevice(d));
-      if (s.ok()) s = PCC_CUDA(cudaStreamCreateWithFlags(&gpu->lanes_[d].stream, cudaStreamNonBlocking));
+      if (s.ok())
+        s = PCC_CUDA(cudaStreamCreateWithFlags(&gpu->lanes_[d].stream, cudaStreamNonBlocking));
       if (!s.ok()) {
         *why = s.message();
         return nullptr;
@@ -220,8 +221,7 @@ class CudaGpu final : public Gpu {
   Result<void*> CreateSharedEvent(int device, std::string* handle) override {
     PCC_RETURN_IF_ERROR(Lane(device).status());
     cudaEvent_t ev;
-    PCC_CUDA_RETURN(
-        cudaEventCreateWithFlags(&ev, cudaEventInterprocess | cudaEventDisableTiming));
+    PCC_CUDA_RETURN(cudaEventCreateWithFlags(&ev, cudaEventInterprocess | cudaEventDisableTiming));
     cudaIpcEventHandle_t h;
     Status s = PCC_CUDA(cudaIpcGetEventHandle(&h, ev));
     if (!s.ok()) {
@@ -315,7 +315,7 @@ class CudaGpu final : public Gpu {
   };
   std::mutex ipc_mu_;
   std::map<std::pair<int, std::string>, Imported> imported_;  // (device, handle)
-  std::map<void*, int> opened_events_;                         // interprocess events -> device
+  std::map<void*, int> opened_events_;                        // interprocess events -> device
 };
 
 }  // namespace

@@ -109,8 +109,8 @@ Status ReadVerifiedChunks(FileSystem* fs, const std::string& path, const Manifes
 Status VerifiedChunksInMemory(const Manifest& m, const std::vector<const uint8_t*>& chunks,
                               const std::string& where, int threads, const ChunkSink& sink) {
   if (chunks.size() != m.chunk_count()) {
-    return Status::Internal("a copy of step " + std::to_string(m.step) + " in " + where +
-                            " has " + std::to_string(chunks.size()) + " chunks, its manifest " +
+    return Status::Internal("a copy of step " + std::to_string(m.step) + " in " + where + " has " +
+                            std::to_string(chunks.size()) + " chunks, its manifest " +
                             std::to_string(m.chunk_count()));
   }
   return ParallelChunks(m, threads, nullptr, [&](uint64_t i, uint8_t*) {

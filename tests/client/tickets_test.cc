@@ -1,7 +1,8 @@
 // TicketBook: per-save state from completions the daemon posts, which are not
 // trusted to name real saves or to come in a sensible order.
-#include "catch.h"
 #include "tickets.h"
+
+#include "catch.h"
 
 namespace pccheck::client {
 namespace {
@@ -48,8 +49,7 @@ TEST_CASE("a failure before the snapshot is reported once to BeforeUpdate", "[cl
   CHECK(book.TakeUnreportedFailure().ok());
 }
 
-TEST_CASE("a save superseded by a newer commit is not reported as a failure",
-          "[client][tickets]") {
+TEST_CASE("a save superseded by a newer commit is not reported as a failure", "[client][tickets]") {
   TicketBook book;
   book.Add(1, 10, std::nullopt);
   book.Add(2, 20, std::nullopt);

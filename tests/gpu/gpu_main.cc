@@ -97,8 +97,8 @@ int RunEachCase(const std::string& self) {
   const char* tmp = std::getenv("TMPDIR");
   int failed = 0;
   for (const std::string& name : GpuCaseNames()) {
-    const std::string log = std::string(tmp ? tmp : "/tmp") + "/gpu_tests." +
-                            std::to_string(getpid()) + ".case.log";
+    const std::string log =
+        std::string(tmp ? tmp : "/tmp") + "/gpu_tests." + std::to_string(getpid()) + ".case.log";
     const auto start = std::chrono::steady_clock::now();
     const int status = RunCase(self, name, log, timeout_s);
     const double secs =
@@ -111,12 +111,14 @@ int RunEachCase(const std::string& self) {
       std::string why = Tail(log, 1);
       while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
       const size_t lead = why.find_first_not_of(' ');
-      std::printf("SKIP %s: %s\n", name.c_str(), lead == std::string::npos ? "" : why.c_str() + lead);
+      std::printf("SKIP %s: %s\n", name.c_str(),
+                  lead == std::string::npos ? "" : why.c_str() + lead);
     } else {
       ++failed;
       std::string why = status < 0 ? "timed out after " + std::to_string(timeout_s) + " s"
-                        : WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                              : "exit status " + std::to_string(WEXITSTATUS(status));
+                        : WIFSIGNALED(status)
+                            ? "killed by signal " + std::to_string(WTERMSIG(status))
+                            : "exit status " + std::to_string(WEXITSTATUS(status));
       std::printf("FAIL %s: %s; the end of its output:\n%s", name.c_str(), why.c_str(),
                   Tail(log, 40).c_str());
     }

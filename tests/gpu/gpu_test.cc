@@ -55,8 +55,8 @@ struct Model {
     }
     int device = 0;
     TEST_CUDA(cudaGetDevice(&device));
-    HostTensor t{name, dtype, {static_cast<int64_t>(bytes)}, allocations[alloc]->get() + offset,
-                 bytes};
+    HostTensor t{
+        name, dtype, {static_cast<int64_t>(bytes)}, allocations[alloc]->get() + offset, bytes};
     tensors.push_back({t, device});
     seeds.push_back(tensors.size() * 7919);
   }
@@ -73,7 +73,8 @@ struct Model {
     }
   }
   void Overwrite(int value, cudaStream_t stream) const {
-    for (auto& t : tensors) TEST_CUDA(cudaMemsetAsync(t.tensor.data, value, t.tensor.bytes, stream));
+    for (auto& t : tensors)
+      TEST_CUDA(cudaMemsetAsync(t.tensor.data, value, t.tensor.bytes, stream));
   }
   // "" when every tensor holds round's contents, else which differs where.
   std::string Check(uint64_t round) const {
@@ -166,11 +167,11 @@ GpuDaemonFlags Flags(const std::string& pool) {
 
 std::string PoolFor(uint64_t bytes) { return std::to_string(bytes / kMiB + 256) + "MiB"; }
 
-#define REQUIRE_OK(expr)                \
-  do {                                  \
-    ::pccheck::Status s_ = (expr);      \
+#define REQUIRE_OK(expr)                  \
+  do {                                    \
+    ::pccheck::Status s_ = (expr);        \
     INFO(#expr << ": " << s_.ToString()); \
-    REQUIRE(s_.ok());                   \
+    REQUIRE(s_.ok());                     \
   } while (0)
 
 GPU_TEST_CASE("gpu bit-exact save and restore of 4 GB of assorted tensors with saves in flight",

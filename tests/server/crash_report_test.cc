@@ -1,6 +1,8 @@
 // A fatal signal in pccheckd leaves its name and a backtrace on stderr, and
 // the process still dies of that signal (so a core dump or systemd's restart
 // sees the real cause).
+#include "util/crash_report.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,7 +11,6 @@
 #include <string>
 
 #include "catch.h"
-#include "util/crash_report.h"
 
 namespace pccheck {
 namespace {
