@@ -27,6 +27,10 @@ std::string ReadTextFile(const std::string& path);
 // n bytes of deterministic pseudo-random data from seed.
 std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
 
+// Starts args[0] with args as its argv, its stdout and stderr appended to
+// log_path; returns its pid, or -1 when fork failed (errno says why).
+int SpawnLogged(const std::vector<std::string>& args, const std::string& log_path);
+
 // The build root (found from the test binary's own path): binaries are
 // under daemon/, client/, tests/.
 std::string BuildDir();

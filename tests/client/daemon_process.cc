@@ -1,6 +1,5 @@
 #include "daemon_process.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,20 +32,8 @@ void DaemonProcess::Start() {
                                    "--pool", "32MiB",       "--chunk", "1MiB",     "--direct-io",
                                    "false",  "--log-level", "debug"};
   args.insert(args.end(), extra_.begin(), extra_.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_ = fork();
+  pid_ = SpawnLogged(args, log_);
   REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(exe.c_str(), argv.data());
-    _exit(127);
-  }
   // Ready means answering on its socket; a readiness probe, not a sleep.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!QueryStatusJson(socket_).ok()) {

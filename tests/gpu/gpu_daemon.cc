@@ -1,6 +1,5 @@
 #include "gpu_daemon.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,20 +35,8 @@ Status GpuDaemon::Start() {
                                    "--policy", flags_.policy,
                                    "--direct-io", flags_.direct_io ? "true" : "false",
                                    "--log-level", "info"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_ = fork();
+  pid_ = SpawnLogged(args, log_);
   if (pid_ < 0) return Status::FromErrno(errno, "fork");
-  if (pid_ == 0) {
-    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(exe.c_str(), argv.data());
-    _exit(127);
-  }
   // Ready means answering on its socket: a readiness probe, not a sleep.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!QueryStatusJson(socket_).ok()) {
