@@ -178,12 +178,8 @@ int RunBench(const BenchOptions& o) {
         .Add("pool_bytes", eo.pool_bytes)
         .Add("writers", eo.writers)
         .Add("inflight", eo.max_inflight)
-        .Add("keep_every", eo.keep_every)
-        .Add("raw_bytes", raw->bytes)
-        .Add("raw_seconds", raw->seconds)
-        .Add("raw_o_direct", raw->direct)
-        .Add("raw_fresh_gbps", raw->fresh_gbps())
-        .Add("raw_rewrite_gbps", raw->rewrite_gbps())
+        .Add("keep_every", eo.keep_every);
+    AddRawWriteFields(j, *raw)
         .Add("gpu", gpu_description)
         .Raw("profile", ProfileJson(profile, eo.writers));
     std::printf("%s\n", j.str().c_str());

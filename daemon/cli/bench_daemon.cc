@@ -409,13 +409,8 @@ int RunDaemonBench(const BenchOptions& o) {
         .Add("chunk_bytes", d.chunk_bytes)
         .Add("pool_bytes", d.pool_bytes)
         .Add("writers", d.writers)
-        .Add("max_inflight", d.max_inflight)
-        .Add("raw_bytes", raw->bytes)
-        .Add("raw_seconds", raw->seconds)
-        .Add("raw_o_direct", raw->direct)
-        .Add("raw_fresh_gbps", raw->fresh_gbps())
-        .Add("raw_rewrite_gbps", raw->rewrite_gbps())
-        .Add("gpu", d.gpu);
+        .Add("max_inflight", d.max_inflight);
+    AddRawWriteFields(j, *raw).Add("gpu", d.gpu);
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf(

@@ -104,6 +104,14 @@ Status RawWriteFile::Close() {
   return fs_->Remove(path_);
 }
 
+JsonObject& AddRawWriteFields(JsonObject& j, const RawWriteResult& r) {
+  return j.Add("raw_bytes", r.bytes)
+      .Add("raw_seconds", r.seconds)
+      .Add("raw_o_direct", r.direct)
+      .Add("raw_fresh_gbps", r.fresh_gbps())
+      .Add("raw_rewrite_gbps", r.rewrite_gbps());
+}
+
 Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, uint64_t bytes,
                                        int writers) {
   const uint64_t total = AlignUp(std::max<uint64_t>(bytes, 1), kDirectAlign);

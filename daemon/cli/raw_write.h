@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/json.h"
 #include "io/file_system.h"
 #include "util/status.h"
 
@@ -26,6 +27,10 @@ struct RawWriteResult {
   double rewrite_gbps() const { return Rate(rewrite_seconds); }
   double Rate(double s) const { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0; }
 };
+
+// Adds raw_bytes, raw_seconds, raw_o_direct, raw_fresh_gbps and
+// raw_rewrite_gbps to a bench summary; returns j.
+JsonObject& AddRawWriteFields(JsonObject& j, const RawWriteResult& r);
 
 // Writes `bytes` (rounded up to 4 KiB) of random data to a scratch file in
 // `dir`, preallocated with fallocate, in blocks of kRawBlockBytes taken by
