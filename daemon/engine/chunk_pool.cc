@@ -136,12 +136,18 @@ void ChunkPool::Unpin(const std::vector<ChunkRef>& refs) {
 
 void ChunkPool::Forget(const std::vector<ChunkRef>& refs) {
   std::lock_guard lock(mu_);
+  size_t dropped = 0;
   for (const ChunkRef& r : refs) {
     const size_t i = IndexOf(r.chunk);
     if (!ValidLocked(r) || pins_[i] > 0) continue;
     is_resident_[i] = false;
-    resident_.erase(std::find(resident_.begin(), resident_.end(), i));
     free_.push_back(r.chunk);
+    ++dropped;
+  }
+  // One pass over the resident list, not one search per chunk: a whole
+  // checkpoint's chunks are forgotten at once, under the pool's lock.
+  if (dropped > 0) {
+    std::erase_if(resident_, [&](size_t i) { return !is_resident_[i]; });
   }
 }
 
