@@ -19,18 +19,18 @@
 #include <memory>
 #include <thread>
 
-#include "cli/json.h"
+#include "base/json.h"
+#include "base/liveness.h"
+#include "base/size_parse.h"
 #include "config/settings.h"
 #include "engine/engine.h"
-#include "engine/size_parse.h"
 #include "gpu/gpu.h"
 #include "io/file_system.h"
 #include "io/store_lock.h"
-#include "server/sd_notify.h"
 #include "server/server.h"
-#include "server/service_watchdog.h"
-#include "util/crash_report.h"
-#include "util/liveness.h"
+#include "service/crash_report.h"
+#include "service/sd_notify.h"
+#include "service/service_watchdog.h"
 
 namespace pccheck {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <unordered_set>
 
+#include "base/crc32c.h"
 #include "proto/codec.h"
-#include "proto/crc32c.h"
 
 namespace pccheck {
 namespace {

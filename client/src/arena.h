@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "proto/shm.h"
+#include "ipc/shm.h"
 #include "session.h"
 
 namespace pccheck::client {

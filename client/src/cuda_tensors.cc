@@ -6,8 +6,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "cuda_api/cuda_driver.h"
 #include "cuda_util.h"
-#include "gpu/cuda_driver.h"
 
 namespace pccheck::client {
 
@@ -35,9 +35,10 @@ Result<Base> ExportBase(const GpuTensor& t) {
   cudaError_t err = cudaIpcGetMemHandle(&h, reinterpret_cast<void*>(range.base));
   if (err != cudaSuccess) {
     return CudaStatus(err, "cudaIpcGetMemHandle")
-        .Annotate("its memory cannot be shared with pccheckd through CUDA IPC (memory from "
-                  "PyTorch's expandable segments or a cudaMallocAsync pool cannot); set "
-                  "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:False, or use snapshot=\"gpu\"");
+        .Annotate(
+            "its memory cannot be shared with pccheckd through CUDA IPC (memory from "
+            "PyTorch's expandable segments or a cudaMallocAsync pool cannot); set "
+            "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:False, or use snapshot=\"gpu\"");
   }
   return Base{range, std::string(reinterpret_cast<const char*>(&h), sizeof h)};
 }
@@ -57,8 +58,7 @@ Status CheckDeviceMemory(const GpuTensor& t, bool exported) {
                  : " (host memory: register it with device -1)"));
   }
   if (attr.device != t.device) {
-    return Status::InvalidArgument(Describe(t) + " lives on device " +
-                                   std::to_string(attr.device));
+    return Status::InvalidArgument(Describe(t) + " lives on device " + std::to_string(attr.device));
   }
   return Status::Ok();
 }

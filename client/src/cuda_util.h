@@ -7,7 +7,7 @@
 #ifdef PCCHECK_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "gpu/cuda_check.h"
+#include "cuda_api/cuda_check.h"
 
 namespace pccheck::client {
 
@@ -39,5 +39,6 @@ class DeviceGuard {
 }  // namespace pccheck::client
 
 // PCC_DEVICE_GUARD(guard, device): guard holds `device` current until scope end.
-#define PCC_DEVICE_GUARD(name, device) PCC_ASSIGN_OR_RETURN(auto name, ::pccheck::client::DeviceGuard::Set(device))
+#define PCC_DEVICE_GUARD(name, device) \
+  PCC_ASSIGN_OR_RETURN(auto name, ::pccheck::client::DeviceGuard::Set(device))
 #endif

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "ipc/ring.h"
+#include "ipc/shm.h"
+#include "ipc/socket.h"
 #include "pccheck/client.h"
-#include "proto/ring.h"
-#include "proto/shm.h"
-#include "proto/socket.h"
 #include "proto/wire.h"
 
 namespace pccheck::client {

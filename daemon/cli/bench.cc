@@ -8,13 +8,13 @@
 #include <memory>
 #include <vector>
 
+#include "base/json.h"
+#include "base/size_parse.h"
 #include "cli/bench_data.h"
 #include "cli/commands.h"
 #include "cli/commit_reporter.h"
-#include "cli/json.h"
 #include "cli/raw_write.h"
 #include "engine/engine.h"
-#include "engine/size_parse.h"
 #include "io/store_lock.h"
 
 namespace pccheck::cli {

@@ -31,12 +31,12 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
+#include "base/json_parse.h"
+#include "base/size_parse.h"
 #include "cli/bench_data.h"
 #include "cli/commands.h"
-#include "cli/json.h"
-#include "cli/json_parse.h"
 #include "cli/raw_write.h"
-#include "engine/size_parse.h"
 #include "io/file_system.h"
 #include "pccheck/client.h"
 

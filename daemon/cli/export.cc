@@ -9,9 +9,9 @@
 #include <map>
 #include <mutex>
 
+#include "base/json.h"
 #include "cli/checkpoint_out.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/safetensors.h"
 #include "store/chunk_reader.h"

@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
+#include "base/size_parse.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/store_access.h"
-#include "engine/size_parse.h"
-#include "server/store_json.h"
+#include "report/store_json.h"
 
 namespace pccheck::cli {
 

@@ -13,10 +13,10 @@
 #include <optional>
 #include <string>
 
+#include "base/size_parse.h"
 #include "cli/commands.h"
 #include "cli/export_restore_args.h"
 #include "cli/subcommand.h"
-#include "engine/size_parse.h"
 #include "pccheck/client.h"
 
 namespace pccheck::cli {
@@ -109,7 +109,8 @@ CLI::Validator FractionValidator() {
           std::string hint;
           if (v && !percent && *v >= 1 && *v < 100) hint = " (for " + t + "% write " + t + "%)";
           return "expected the allowed slowdown as a fraction below 1 such as 0.02, or as a "
-                 "percentage such as 2%, got '" + text + "'" + hint;
+                 "percentage such as 2%, got '" +
+                 text + "'" + hint;
         }
         text = std::to_string(*v);
         return "";
@@ -356,9 +357,9 @@ CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
                   "Store directory to measure, created when missing" +
                       Default("pccheckd's default store for this user"))
       ->type_name("DIR");
-  cmd->add_option("--ranks", o->ranks,
-                  "Ranks on this node that save at the same steps through one pccheckd" +
-                      Default("1"))
+  cmd->add_option(
+         "--ranks", o->ranks,
+         "Ranks on this node that save at the same steps through one pccheckd" + Default("1"))
       ->check(CLI::Range(1, 1024))
       ->type_name("N");
   cmd->add_option("--device", o->device,
@@ -366,9 +367,9 @@ CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
                       Default("0 where there is a GPU; without one, host memcpy"))
       ->check(CLI::Range(0, 1023))
       ->type_name("N");
-  cmd->add_option("--max-pool", o->max_pool,
-                  "Most pinned host memory the pool may take" +
-                      Default("half of this machine's memory"))
+  cmd->add_option(
+         "--max-pool", o->max_pool,
+         "Most pinned host memory the pool may take" + Default("half of this machine's memory"))
       ->transform(SizeValidator())
       ->type_name("SIZE");
   cmd->add_option("--max-interval", o->max_interval,
@@ -377,13 +378,13 @@ CLI::App* AddTune(CLI::App& app, TuneOptions* o) {
       ->check(PositiveValidator())
       ->type_name("N");
   cmd->add_flag("--quick", o->quick, "A few sweep points in a few seconds instead of 25 points");
-  cmd->add_option("--sweep-seconds", o->sweep_seconds,
-                  "Time the write sweep's timed passes may take together" +
-                      Default("20, with --quick 4"))
+  cmd->add_option(
+         "--sweep-seconds", o->sweep_seconds,
+         "Time the write sweep's timed passes may take together" + Default("20, with --quick 4"))
       ->transform(SecondsValidator())
       ->type_name("SECONDS");
-  CLI::Option* json =
-      cmd->add_flag("--json", o->json, "Print the rates and every recommendation as one JSON object");
+  CLI::Option* json = cmd->add_flag("--json", o->json,
+                                    "Print the rates and every recommendation as one JSON object");
   cmd->add_flag("--print-config", o->print_config,
                 "Print only the pccheckd config lines (writers, chunk, max-inflight, pool)")
       ->excludes(json);

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
+#include "base/size_parse.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/store_access.h"
-#include "engine/size_parse.h"
 #include "io/store_lock.h"
 
 namespace pccheck::cli {

@@ -1,6 +1,6 @@
 #include "cli/safetensors.h"
 
-#include "cli/json.h"
+#include "base/json.h"
 
 namespace pccheck::cli {
 

@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/json_parse.h"
+#include "base/size_parse.h"
 #include "cli/commands.h"
-#include "cli/json_parse.h"
-#include "engine/size_parse.h"
 #include "pccheck/client.h"
 
 namespace pccheck::cli {
@@ -99,8 +99,9 @@ class Table {
 // A gauge: "[#####...............]" filled to part/whole.
 std::string Bar(uint64_t part, uint64_t whole, int width = 20) {
   const int filled =
-      whole == 0 ? 0
-                 : static_cast<int>(static_cast<double>(std::min(part, whole)) / whole * width + 0.5);
+      whole == 0
+          ? 0
+          : static_cast<int>(static_cast<double>(std::min(part, whole)) / whole * width + 0.5);
   return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "]";
 }
 
@@ -160,7 +161,7 @@ std::string Readable(const JsonValue& d, int64_t now) {
     Table t({"JOB", "RANK", "PID", "UID", "DEVICE", "SAVES", "IN FLIGHT", "TENSORS", "CONNECTED"});
     for (const auto& s : sessions) {
       const int64_t at = s["connected_at"].AsInt();
-      const std::string device = s.Find("device") == nullptr ? "?"
+      const std::string device = s.Find("device") == nullptr      ? "?"
                                  : s["device"].AsString().empty() ? "-"
                                                                   : s["device"].AsString();
       t.Row({Text(s["job"]), Text(s["rank"]), Text(s["pid"]), Text(s["uid"]), device,
@@ -179,8 +180,8 @@ std::string Readable(const JsonValue& d, int64_t now) {
       const std::string stage = Text(i["stage"]);
       t.Row({Text(i["job"]), Text(i["rank"]), Text(i["step"]), Size(i["bytes_total"]), stage,
              Percent(i["bytes_copied"].AsUint(), bytes),
-             Percent(i["bytes_written"].AsUint(), bytes),
-             stage == "committing" ? "running" : "-", Seconds(i["elapsed_s"])});
+             Percent(i["bytes_written"].AsUint(), bytes), stage == "committing" ? "running" : "-",
+             Seconds(i["elapsed_s"])});
     }
     out += t.Render("  ");
   }

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "io/store_lock.h"
-#include "proto/socket.h"
+#include "ipc/socket.h"
 
 namespace pccheck::cli {
 

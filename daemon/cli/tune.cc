@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "base/crc32c.h"
+#include "base/json.h"
+#include "base/size_parse.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 #include "cli/progress.h"
 #include "cli/tune_measure.h"
 #include "cli/tune_model.h"
 #include "config/settings.h"
-#include "engine/size_parse.h"
-#include "proto/crc32c.h"
 
 namespace pccheck::cli {
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "base/crc32c.h"
 #include "cli/raw_write.h"
-#include "proto/crc32c.h"
 
 namespace pccheck::cli {
 

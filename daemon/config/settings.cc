@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "engine/size_parse.h"
+#include "base/size_parse.h"
 #include "proto/manifest.h"
 
 namespace pccheck {

@@ -1,6 +1,6 @@
 #include "engine/commit.h"
 
-#include "proto/crc32c.h"
+#include "base/crc32c.h"
 
 namespace pccheck {
 

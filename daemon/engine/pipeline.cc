@@ -8,9 +8,9 @@
 #include <string>
 #include <utility>
 
+#include "base/crc32c.h"
 #include "engine/commit.h"
 #include "engine/restore.h"
-#include "proto/crc32c.h"
 
 namespace pccheck {
 

@@ -37,12 +37,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/crc32c.h"
 #include "engine/slot_store.h"
-#include "proto/crc32c.h"
 #include "store/store_paths.h"
 
 namespace pccheck {
-
 
 std::string SlotStore::KeptDir() const { return pccheck::KeptDir(dir_); }
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "gpu/cuda_check.h"
-#include "gpu/cuda_driver.h"
+#include "cuda_api/cuda_check.h"
+#include "cuda_api/cuda_driver.h"
 #include "gpu/host_memory.h"
 #endif
 

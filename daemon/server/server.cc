@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "server/status_json.h"
+#include "report/status_json.h"
 #include "server/store_requests.h"
 
 namespace pccheck {
@@ -16,10 +16,11 @@ namespace pccheck {
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Engine* engine,
                                               const std::string& gpu_description,
                                               const Clock* clock) {
-  PCC_ASSIGN_OR_RETURN(UnixSocket listener, UnixSocket::Listen(options.socket, options.socket_mode));
+  PCC_ASSIGN_OR_RETURN(UnixSocket listener,
+                       UnixSocket::Listen(options.socket, options.socket_mode));
   PCC_ASSIGN_OR_RETURN(EventFd stop, EventFd::Create());
-  return std::unique_ptr<Server>(new Server(options, engine, gpu_description, clock,
-                                            std::move(listener), std::move(stop)));
+  return std::unique_ptr<Server>(
+      new Server(options, engine, gpu_description, clock, std::move(listener), std::move(stop)));
 }
 
 Server::Server(const ServerOptions& options, Engine* engine, std::string gpu, const Clock* clock,
@@ -124,10 +125,10 @@ Status Server::Authorize(const PeerCred& peer) const {
   }
   passwd* pw = ::getpwuid(peer.uid);
   std::string user = pw ? std::string(pw->pw_name) : "uid " + std::to_string(peer.uid);
-  return Status::PermissionDenied(
-      user + " (uid " + std::to_string(peer.uid) + ") may not use pccheckd at " +
-      options_.socket + "; allow it with --allow-uid " + std::to_string(peer.uid) +
-      " or --allow-group <one of its groups>");
+  return Status::PermissionDenied(user + " (uid " + std::to_string(peer.uid) +
+                                  ") may not use pccheckd at " + options_.socket +
+                                  "; allow it with --allow-uid " + std::to_string(peer.uid) +
+                                  " or --allow-group <one of its groups>");
 }
 
 void Server::ServeConnection(Conn* conn, UnixSocket socket) {

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <mutex>
 
-#include "engine/size_parse.h"
+#include "base/size_parse.h"
 #include "proto/store_wire.h"
-#include "server/store_json.h"
+#include "report/store_json.h"
 
 namespace pccheck {
 

@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "../engine/engine_fixture.h"
+#include "base/json_parse.h"
 #include "catch.h"
-#include "cli/json_parse.h"
 #include "pccheck_run.h"
 
 namespace pccheck::testing {

@@ -1,11 +1,11 @@
 // The CLI's JSON reader (daemon/cli/json_parse.h): what it accepts, what it
 // refuses, and that it reads back what json.h writes.
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 
 #include <string>
 
+#include "base/json.h"
 #include "catch.h"
-#include "cli/json.h"
 
 namespace pccheck::cli {
 namespace {

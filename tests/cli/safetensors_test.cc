@@ -2,8 +2,8 @@
 // padding, and what it refuses. The end-to-end check is export_test.cc.
 #include "cli/safetensors.h"
 
+#include "base/json_parse.h"
 #include "catch.h"
-#include "cli/json_parse.h"
 
 namespace pccheck::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/size_parse.h"
+#include "base/size_parse.h"
 
 #include <string>
 

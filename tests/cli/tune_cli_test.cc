@@ -5,8 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include "base/json_parse.h"
 #include "catch.h"
-#include "cli/json_parse.h"
 #include "pccheck_run.h"
 
 namespace pccheck::testing {

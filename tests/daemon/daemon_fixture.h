@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test_util.h"
 
 namespace pccheck::testing {

@@ -19,9 +19,9 @@
 
 #include "catch.h"
 #include "daemon_fixture.h"
-#include "proto/ring.h"
-#include "proto/shm.h"
-#include "proto/socket.h"
+#include "ipc/ring.h"
+#include "ipc/shm.h"
+#include "ipc/socket.h"
 #include "proto/wire.h"
 #include "test_trainer.h"
 

@@ -2,7 +2,7 @@
 // latest is unchanged and nothing leaks (chunks, slots, file descriptors).
 #include "catch.h"
 #include "engine_fixture.h"
-#include "io/fault_file_system.h"
+#include "support/fault_file_system.h"
 
 namespace pccheck::testing {
 namespace {

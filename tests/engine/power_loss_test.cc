@@ -2,7 +2,7 @@
 // the newest acknowledged checkpoint or a newer one, never a torn one.
 #include "catch.h"
 #include "engine_fixture.h"
-#include "io/fault_file_system.h"
+#include "support/fault_file_system.h"
 
 namespace pccheck::testing {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "catch.h"
 #include "engine_fixture.h"
-#include "io/fault_file_system.h"
+#include "support/fault_file_system.h"
 
 namespace pccheck::testing {
 namespace {

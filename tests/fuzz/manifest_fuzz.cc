@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/crc32c.h"
+#include "base/crc32c.h"
 #include "proto/manifest.h"
 
 namespace {

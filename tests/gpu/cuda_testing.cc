@@ -6,7 +6,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "engine/size_parse.h"
+#include "base/size_parse.h"
 
 namespace pccheck::testing {
 

@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "bench_measures.h"
-#include "cli/json.h"
 #include "cli/raw_write.h"
 #include "cuda_testing.h"
 #include "gpu_daemon.h"
@@ -51,11 +51,12 @@ void Progress(const std::string& what) {
   std::fflush(stderr);
 }
 
-double Gbps(uint64_t bytes, double ms) { return ms > 0 ? static_cast<double>(bytes) / ms / 1e6 : 0; }
+double Gbps(uint64_t bytes, double ms) {
+  return ms > 0 ? static_cast<double>(bytes) / ms / 1e6 : 0;
+}
 
 double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 double ThreadCpuMicros() {
@@ -84,8 +85,11 @@ struct Model {
       const uint64_t n = bytes / parts / 256 * 256;
       buffers.push_back(std::make_unique<DeviceBuffer>(n));
       TEST_CUDA(cudaMemset(buffers.back()->get(), i + 1, n));
-      tensors.push_back({{"t" + std::to_string(i), "bfloat16", {static_cast<int64_t>(n / 2)},
-                          buffers.back()->get(), n},
+      tensors.push_back({{"t" + std::to_string(i),
+                          "bfloat16",
+                          {static_cast<int64_t>(n / 2)},
+                          buffers.back()->get(),
+                          n},
                          device});
     }
   }
@@ -319,8 +323,8 @@ class Bench {
     DeviceBuffer a(256 * kMiB), b(256 * kMiB);
     auto work = [&](int n) {
       for (int i = 0; i < n; ++i) {
-        TEST_CUDA(cudaMemcpyAsync(b.get(), a.get(), a.bytes(), cudaMemcpyDeviceToDevice,
-                                  work_stream_));
+        TEST_CUDA(
+            cudaMemcpyAsync(b.get(), a.get(), a.bytes(), cudaMemcpyDeviceToDevice, work_stream_));
       }
     };
     // As long as 1.5 checkpoint copies, so that the copy falls inside it.

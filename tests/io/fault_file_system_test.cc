@@ -1,6 +1,6 @@
 // FaultFileSystem: injected faults fire on exactly the chosen call, and a
 // simulated power loss keeps exactly what was made durable.
-#include "io/fault_file_system.h"
+#include "support/fault_file_system.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,5 +1,5 @@
 // CRC32C: known vectors, hardware == table, and Extend composition.
-#include "proto/crc32c.h"
+#include "base/crc32c.h"
 
 #include <cstring>
 #include <random>

@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "catch.h"
-#include "proto/shm.h"
-#include "proto/socket.h"
+#include "ipc/shm.h"
+#include "ipc/socket.h"
 #include "test_util.h"
 
 namespace pccheck {

@@ -6,8 +6,8 @@
 #include <random>
 #include <string>
 
+#include "base/crc32c.h"
 #include "catch.h"
-#include "proto/crc32c.h"
 
 namespace pccheck {
 namespace {

@@ -1,5 +1,5 @@
 // The control segment's layout and its SPSC rings (proto/ring.h).
-#include "proto/ring.h"
+#include "ipc/ring.h"
 
 #include <array>
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "catch.h"
-#include "proto/shm.h"
+#include "ipc/shm.h"
 #include "test_util.h"
 
 namespace pccheck::wire {

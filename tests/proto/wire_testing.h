@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "catch.h"
-#include "util/status.h"
 
 namespace pccheck::wire {
 

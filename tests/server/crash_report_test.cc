@@ -1,7 +1,7 @@
 // A fatal signal in pccheckd leaves its name and a backtrace on stderr, and
 // the process still dies of that signal (so a core dump or systemd's restart
 // sees the real cause).
-#include "util/crash_report.h"
+#include "service/crash_report.h"
 
 #include <fcntl.h>
 #include <signal.h>

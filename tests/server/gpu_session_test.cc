@@ -9,8 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include "base/json_parse.h"
 #include "catch.h"
-#include "cli/json_parse.h"
 #include "engine/engine.h"
 #include "fake_ipc_gpu.h"
 #include "io/file_system.h"
@@ -286,7 +286,7 @@ TEST_CASE("gpu session: a trainer gone before its ready event fired is abandoned
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const auto log = daemon.gpu.Log();
-  CHECK(Index(log, "copy") == log.size());  // nothing was copied from it
+  CHECK(Index(log, "copy") == log.size());         // nothing was copied from it
   CHECK(Index(log, "wait ready1") == log.size());  // no stream was left waiting
   daemon.gpu.Release();
   // The daemon goes on serving: another trainer's save commits.

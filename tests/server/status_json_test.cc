@@ -1,10 +1,10 @@
 // The status document as rendered from a view built by hand: where each
 // session's tensors live, the stage of each save in flight, the recent
 // rates; and the fields scripts already read stay as they were.
-#include "server/status_json.h"
+#include "report/status_json.h"
 
+#include "base/json_parse.h"
 #include "catch.h"
-#include "cli/json_parse.h"
 
 namespace pccheck {
 namespace {

@@ -1,6 +1,6 @@
 // Liveness (daemon/util/liveness.h): parked threads are never stalled, a
 // thread busy in one step past the limit is, and each step restarts the clock.
-#include "util/liveness.h"
+#include "base/liveness.h"
 
 #include "catch.h"
 #include "manual_clock.h"

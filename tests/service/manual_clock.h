@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "util/clock.h"
+#include "base/clock.h"
 
 namespace pccheck::testing {
 

@@ -1,6 +1,6 @@
 // The notify protocol's sender (daemon/server/sd_notify.h) against a socket
 // bound as systemd binds its own.
-#include "server/sd_notify.h"
+#include "service/sd_notify.h"
 
 #include <unistd.h>
 

@@ -1,20 +1,20 @@
 // The service watchdog (daemon/server/service_watchdog.h): it pings only
 // while nothing is stalled, and a real engine whose writer hangs in a write
 // stops the pings while an idle one does not.
-#include "server/service_watchdog.h"
+#include "service/service_watchdog.h"
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
+#include "base/liveness.h"
 #include "catch.h"
 #include "engine/engine.h"
 #include "engine/engine_fixture.h"
 #include "io/file_system.h"
 #include "manual_clock.h"
 #include "notify_listener.h"
-#include "util/liveness.h"
 
 namespace pccheck {
 namespace {

@@ -1,0 +1,91 @@
+// The reference for `pccheck bench` and what `pccheck tune` sweeps: how fast
+// this directory's disk takes plain parallel O_DIRECT writes, with no
+// checkpoint logic on top.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/json.h"
+#include "base/status.h"
+#include "io/file_system.h"
+
+namespace pccheck::cli {
+
+inline constexpr uint64_t kRawBlockBytes = 16ull << 20;
+
+struct RawWriteResult {
+  uint64_t bytes = 0;          // written and synced
+  double seconds = 0;          // first write to the end of fdatasync, the faster of two passes
+  double fresh_seconds = 0;    // the pass into freshly allocated blocks
+  double rewrite_seconds = 0;  // the pass over the blocks the first one wrote
+  bool direct = false;         // false where the file system refused O_DIRECT (tmpfs)
+  double gbps() const { return Rate(seconds); }
+  double fresh_gbps() const { return Rate(fresh_seconds); }
+  double rewrite_gbps() const { return Rate(rewrite_seconds); }
+  double Rate(double s) const { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0; }
+};
+
+// Adds raw_bytes, raw_seconds, raw_o_direct, raw_fresh_gbps and
+// raw_rewrite_gbps to a bench summary; returns j.
+JsonObject& AddRawWriteFields(JsonObject& j, const RawWriteResult& r);
+
+// Writes `bytes` (rounded up to 4 KiB) of random data to a scratch file in
+// `dir`, preallocated with fallocate, in blocks of kRawBlockBytes taken by
+// `writers` threads, then fdatasyncs it; twice (fresh blocks, then rewritten
+// ones), reporting the faster pass. The file is removed before return,
+// on failure too.
+Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, uint64_t bytes,
+                                       int writers);
+
+// A scratch file for timing raw writes again and again with different
+// thread counts and block sizes (the tune sweep). Its name starts with a dot
+// and ends in .tmp: never a job directory, plainly scratch if a killed run
+// leaves it behind. Removed by Close() or the destructor.
+//
+// Thread-safety: one thread calls its methods; Pass runs its own writers.
+class RawWriteFile {
+ public:
+  // Creates (or truncates) the scratch file in `dir`, opened O_DIRECT where
+  // the file system allows it, and preallocates `bytes` (rounded up to 4 KiB).
+  static Result<std::unique_ptr<RawWriteFile>> Create(FileSystem* fs, const std::string& dir,
+                                                      uint64_t bytes);
+  ~RawWriteFile();  // Close(), its status dropped
+  RawWriteFile(const RawWriteFile&) = delete;
+  RawWriteFile& operator=(const RawWriteFile&) = delete;
+
+  // Preallocates up to `bytes` (rounded up to 4 KiB); never shrinks.
+  Status Reserve(uint64_t bytes);
+  // Writes [offset, offset + bytes) (offset and bytes multiples of 4 KiB,
+  // inside the reservation) in blocks of block_bytes taken by `writers`
+  // threads, then fdatasyncs. Returns the seconds from the first write to
+  // the end of the sync. on_block, when set, is called from the writer
+  // threads with each block's size once it is written. On failure the other
+  // writers stop after their current block.
+  Result<double> Pass(uint64_t offset, uint64_t bytes, int writers, uint64_t block_bytes,
+                      const std::function<void(uint64_t)>& on_block = {});
+  // Closes and removes the file; idempotent.
+  Status Close();
+
+  bool direct() const { return direct_; }
+  uint64_t reserved() const { return reserved_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+  RawWriteFile(FileSystem* fs, std::string path, std::unique_ptr<File> file);
+
+  FileSystem* const fs_;
+  const std::string path_;
+  std::unique_ptr<File> file_;  // null once closed
+  const bool direct_;
+  uint64_t reserved_ = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> block_;  // random bytes, shared by the writers
+  uint64_t block_bytes_ = 0;
+};
+
+}  // namespace pccheck::cli

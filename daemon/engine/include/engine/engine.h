@@ -1,0 +1,288 @@
+// Engine: concurrent, pipelined, crash-safe checkpoint persistence.
+//
+// A save copies its tensors chunk by chunk into page-locked pool chunks (one
+// copy thread, through the Gpu seam), writer threads checksum each chunk and
+// write it with O_DIRECT at its offset in a slot file, and the last writer
+// commits (commit.h). Several checkpoints are in flight at once; the copy of
+// one overlaps the writes of the ones before it.
+//
+// Thread-safety: every public method may be called from any thread.
+// Lifetime: Shutdown (or the destructor) ends every save still in flight,
+// either committed or failed with kAborted; callbacks never run after it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/liveness.h"
+#include "base/status.h"
+#include "engine/engine_options.h"
+#include "gpu/gpu.h"
+#include "io/file_system.h"
+#include "proto/manifest.h"
+
+namespace pccheck {
+
+// Where a tensor's bytes are, in this process: host memory or a device pointer.
+struct TensorSource {
+  TensorEntry meta;  // name, dtype, shape, bytes; offset is assigned by the engine
+  int device = kHostDevice;
+  const void* data = nullptr;  // must stay valid and unchanged until snapshot done
+};
+
+// A CUDA event (opened by the daemon) tied to one device's copy stream.
+struct GpuEventRef {
+  int device = 0;
+  void* event = nullptr;  // cudaEvent_t
+};
+
+struct SaveRequest {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;
+  std::vector<TensorSource> tensors;
+  std::string user_blob;
+  // Device saves: the copy streams wait on these ("ready": the trainer's
+  // state is final; the copy thread first watches them complete, so that a
+  // cancelled save never leaves a stream waiting for good) before the first
+  // copy, and record these ("snapshot done")
+  // right after the last copy is queued (the last of record_after_copy after
+  // its stream has waited on the others, so that one event alone covers the
+  // copies of every device); then, if every record succeeded,
+  // on_copies_queued runs (on the copy thread; it must not block). A stream
+  // that waits on an event waits on its latest record, so the caller tells
+  // the trainer only from on_copies_queued on. A save cancelled before all
+  // its copies were queued never calls it.
+  std::vector<GpuEventRef> wait_before_copy;
+  std::vector<GpuEventRef> record_after_copy;
+  std::function<void()> on_copies_queued;
+};
+
+// Progress and outcome of one save. Shared by the engine and the caller.
+class SaveHandle {
+ public:
+  explicit SaveHandle(uint64_t step, uint64_t bytes) : step_(step), bytes_total_(bytes) {}
+
+  uint64_t step() const { return step_; }
+  uint64_t bytes_total() const { return bytes_total_; }
+  uint64_t bytes_copied() const { return bytes_copied_.load(); }
+  uint64_t bytes_written() const { return bytes_written_.load(); }
+
+  // Snapshot done: every byte has left the sources; they may change now.
+  bool snapshot_done() const;
+  void WaitSnapshot() const;
+  // Done: committed (ok) or failed; the status says which.
+  bool done() const;
+  Status Wait() const;
+  // Waits up to timeout_us; returns false if not done by then.
+  bool WaitFor(uint64_t timeout_us) const;
+  Status status() const;
+
+  // Called by the engine exactly once each; callbacks set before they happen
+  // run on an engine thread, must not block, and must not call into the engine.
+  void SetOnSnapshot(std::function<void()> cb);
+  void SetOnDone(std::function<void(const Status&)> cb);
+
+ private:
+  friend class Engine;
+  friend class Pipeline;
+  void MarkSnapshot();
+  void MarkDone(const Status& s);
+  void AddCopied(uint64_t n) { bytes_copied_ += n; }
+  void AddWritten(uint64_t n) { bytes_written_ += n; }
+
+  const uint64_t step_;
+  const uint64_t bytes_total_;
+  std::atomic<uint64_t> bytes_copied_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool snapshot_ = false;
+  bool done_ = false;
+  Status status_;
+  std::function<void()> on_snapshot_;
+  std::function<void(const Status&)> on_done_;
+};
+
+// One committed (or damaged) checkpoint in the store.
+struct CheckpointInfo {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;  // 0 for a damaged ring slot (its manifest is unreadable)
+  uint32_t slot = 0;  // the ring slot; 0 and meaningless when kept
+  uint64_t bytes = 0;
+  int64_t wall_time = 0;
+  bool latest = false;
+  bool kept = false;  // retained in kept/ (EngineOptions::keep_every), not in a ring slot
+  std::string state;  // "committed", "damaged: <why>"
+};
+
+// What Engine::Prune removes: kept checkpoints beyond the newest `keep` of
+// each job and rank (of `job` and `rank` only, when set).
+struct PruneRequest {
+  uint32_t keep = 0;
+  std::optional<std::string> job;
+  std::optional<uint32_t> rank;
+  bool dry_run = false;  // only say what would be removed
+};
+
+struct PrunedInfo {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;
+  uint64_t bytes = 0;
+};
+
+// Where restore puts a tensor: host memory or a device pointer.
+struct TensorDest {
+  int device = kHostDevice;
+  void* data = nullptr;
+  uint64_t bytes = 0;  // capacity; must equal the checkpoint's tensor size
+};
+
+struct RestoreResult {
+  uint64_t step = 0;
+  std::string user_blob;
+  std::vector<TensorEntry> tensors;
+  uint64_t bytes_read = 0;
+  // "memory": from the daemon's pool, where the newest commit stays until
+  // the pool needs the space; "disk": read from the store.
+  std::string source = "disk";
+  // Checkpoints skipped because they failed verification, with the reason.
+  std::vector<std::string> skipped;
+};
+
+// A save still in flight, for status displays.
+struct InflightInfo {
+  std::string job;
+  uint32_t rank = 0;
+  uint64_t step = 0;
+  uint64_t bytes_total = 0;
+  uint64_t bytes_copied = 0;
+  uint64_t bytes_written = 0;
+  bool snapshot_done = false;
+  bool committing = false;  // every chunk written; the commit protocol runs
+  double elapsed_s = 0;     // since the save entered the pipeline
+};
+
+// Where the pipeline's time went since the engine opened, in microseconds
+// summed over the threads of each stage: the copy thread filling chunks and
+// waiting for free ones (backpressure), writers waiting for a chunk's GPU
+// copy, checksumming and writing, and the commit thread's protocol.
+struct EngineProfile {
+  uint64_t copy_us = 0;
+  uint64_t pool_wait_us = 0;
+  uint64_t fence_wait_us = 0;
+  uint64_t crc_us = 0;
+  uint64_t write_us = 0;
+  uint64_t commit_us = 0;
+  uint64_t commits = 0;
+};
+
+struct EngineStats {
+  uint64_t pool_bytes_total = 0;
+  uint64_t pool_bytes_free = 0;
+  uint64_t chunk_bytes = 0;
+  bool pool_locked = false;
+  uint64_t saves_committed = 0;
+  uint64_t saves_failed = 0;
+  uint64_t saves_superseded = 0;
+  uint64_t bytes_written = 0;
+  uint64_t bytes_copied = 0;
+  // Bytes per second over the last ~10 s (0 when idle that long).
+  double write_bytes_per_s_recent = 0;
+  double copy_bytes_per_s_recent = 0;
+  int inflight = 0;
+  std::vector<std::string> recent_errors;  // newest last, at most 16
+  EngineProfile profile;
+};
+
+class ChunkPool;
+class Pipeline;
+class SlotStore;
+
+class Engine {
+ public:
+  // Opens the store root (creating it), recovers every job/rank store found in
+  // it (incomplete slots cleaned, committed ones untouched), allocates the pool
+  // and starts the threads. fs, gpu and clock must outlive the engine; so
+  // must liveness, where the pipeline's threads report their progress (null:
+  // not watched; see util/liveness.h).
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options, FileSystem* fs,
+                                              Gpu* gpu, const Clock* clock = &DefaultClock(),
+                                              Liveness* liveness = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Starts a save and returns its handle at once. Fails fast when the request
+  // is malformed, when the step is not newer than the committed latest, or,
+  // with the `skip` policy, when the store's slots or the pool are exhausted
+  // (kBusy). With `block` it waits while max_inflight saves of this job/rank
+  // are in flight.
+  Result<std::shared_ptr<SaveHandle>> Save(SaveRequest request);
+
+  // Restores `step` (or the newest committed checkpoint that verifies) into
+  // dests, keyed by tensor name. Tensors absent from dests are read and
+  // verified but not stored. Every chunk's checksum is verified; a damaged
+  // checkpoint is never served: without an explicit step the next newest
+  // committed one is tried and named in RestoreResult::skipped.
+  Result<RestoreResult> Restore(const std::string& job, uint32_t rank, std::optional<uint64_t> step,
+                                const std::map<std::string, TensorDest>& dests);
+
+  // Re-reads a committed or kept checkpoint and checks every chunk: ok, or
+  // kCorruption (damaged), kNotFound (no such step), kAborted (it was
+  // superseded or pruned while being read: not damage; restore.h says when).
+  // progress, when set, gets the bytes of each chunk checked, from reader
+  // threads.
+  Status Verify(const std::string& job, uint32_t rank, uint64_t step,
+                const std::function<void(uint64_t)>& progress = {});
+
+  // Removes kept checkpoints (never ring slots, never `latest`), oldest
+  // first; returns them in job, rank, step order. InvalidArgument on a
+  // read-only engine; NotFound when request.job names no job in the store.
+  // On failure, those already removed stay removed (SlotStore::PruneKept).
+  Result<std::vector<PrunedInfo>> Prune(const PruneRequest& request);
+
+  // Abandons a save that has not started to commit: it fails with `why`,
+  // its slot and chunks are returned. No effect on a save that has ended.
+  void Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why);
+
+  std::vector<CheckpointInfo> List();
+  std::vector<InflightInfo> Inflight();
+  // The newest committed step, if any.
+  std::optional<uint64_t> LatestStep(const std::string& job, uint32_t rank);
+  EngineStats Stats();
+
+  // Stops accepting saves, waits up to deadline_us for in-flight saves to
+  // commit, abandons the rest (their slots stay uncommitted; latest is never
+  // torn) and joins the threads. Idempotent.
+  void Shutdown(uint64_t deadline_us = 30'000'000);
+
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  Engine(const EngineOptions& options, FileSystem* fs, Gpu* gpu, const Clock* clock);
+  Result<SlotStore*> StoreFor(const std::string& job, uint32_t rank, bool create);
+
+  EngineOptions options_;
+  FileSystem* fs_;
+  Gpu* gpu_;
+  const Clock* clock_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, uint32_t>, std::unique_ptr<SlotStore>> stores_;
+  std::unique_ptr<ChunkPool> pool_;
+  std::unique_ptr<Pipeline> pipeline_;  // destroyed before the pool and the stores
+  bool shut_down_ = false;
+};
+
+}  // namespace pccheck

@@ -1,0 +1,43 @@
+// The engine's settings. Their keys, flags, defaults and meanings for users
+// are declared once in config/settings.h; this struct is what the engine reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace pccheck {
+
+// What a save does when the pool or the store's slots are exhausted.
+enum class Policy {
+  kBlock,  // wait until a slot and pool memory free up
+  kSkip,   // refuse at once with kBusy and a reason; the caller never waits
+};
+
+const char* PolicyName(Policy p);
+Result<Policy> ParsePolicy(const std::string& s);
+
+struct EngineOptions {
+  std::string root;                    // the store directory
+  uint64_t pool_bytes = 1ull << 30;    // page-locked host memory for all saves
+  uint64_t chunk_bytes = 16ull << 20;  // pipeline unit; a multiple of 4096
+  int writers = 4;                     // writer (and restore reader) threads
+  int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
+  Policy policy = Policy::kBlock;
+  bool direct_io = true;  // O_DIRECT for data files
+  // Written chunks keep their bytes until the pool needs them, so restoring
+  // the newest commit soon after it reads memory instead of disk.
+  bool keep_resident = true;
+  // Retention: a checkpoint whose step is a multiple of keep_every is moved
+  // to kept/ when its ring slot is reused, instead of being overwritten; 0: off.
+  uint64_t keep_every = 0;
+  // Inspect a store without changing it (offline tools next to a running
+  // daemon): recovery removes nothing and saves are refused.
+  bool read_only = false;
+
+  // Names the first bad setting and the accepted range.
+  Status Validate() const;
+};
+
+}  // namespace pccheck

@@ -1,0 +1,83 @@
+// Server: pccheckd's front door. Listens on the Unix socket, authorizes each
+// peer by SO_PEERCRED against the allowed uids and groups, answers status
+// queries, and runs one Session (one thread) per connected client.
+//
+// Thread-safety: Run() on one thread; Stop() and StatusJson() from any.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/liveness.h"
+#include "engine/engine.h"
+#include "gpu/gpu.h"
+#include "ipc/socket.h"
+#include "server/session.h"
+
+namespace pccheck {
+
+struct ServerOptions {
+  std::string socket;
+  uint32_t socket_mode = 0660;
+  std::vector<uid_t> allow_uids;  // root and the daemon's own uid are always allowed
+  std::vector<gid_t> allow_gids;
+  SessionLimits limits;
+  // Reaches client GPU memory and events (CUDA IPC); null or without devices:
+  // host tensors only. Must outlive the server and the engine's saves.
+  Gpu* gpu = nullptr;
+  std::string config_summary_json;  // shown under "config" in status
+  // Where the accept loop reports each turn (util/liveness.h); null: not
+  // watched. Must outlive Run().
+  Liveness* liveness = nullptr;
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Engine* engine,
+                                               const std::string& gpu_description,
+                                               const Clock* clock = &DefaultClock());
+  ~Server();
+
+  // Accepts and serves clients until Stop(). Then stops every session
+  // (snapshots already in memory still commit) and joins their threads.
+  void Run();
+  void Stop();
+  std::string StatusJson();
+  // The connected clients (sessions past their handshake).
+  std::vector<SessionInfo> Sessions();
+
+ private:
+  struct Conn {
+    std::thread thread;
+    std::shared_ptr<Session> session;  // set once the handshake succeeded
+    std::atomic<bool> done{false};
+  };
+
+  Server(const ServerOptions& options, Engine* engine, std::string gpu, const Clock* clock,
+         UnixSocket listener, EventFd stop);
+  void ServeConnection(Conn* conn, UnixSocket socket);
+  Status Authorize(const PeerCred& peer) const;
+  void Reap(bool all);
+
+  const ServerOptions options_;
+  Engine* const engine_;
+  const std::string gpu_;
+  const Clock* const clock_;
+  const int64_t started_at_;
+  UnixSocket listener_;
+  EventFd stop_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> next_session_{1};
+  std::mutex mu_;
+  std::list<std::unique_ptr<Conn>> conns_;
+};
+
+}  // namespace pccheck

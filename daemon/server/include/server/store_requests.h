@@ -1,0 +1,25 @@
+// The store requests pccheckd answers for `pccheck list`, `verify` and
+// `prune` (proto/store_wire.h): the daemon lists, verifies and prunes
+// through its own engine, under the engine's locks, so these commands never
+// race the daemon's writes to its store.
+//
+// Thread-safety: called on a connection's own thread; the engine is
+// thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include "engine/engine.h"
+#include "ipc/socket.h"
+
+namespace pccheck {
+
+// kStoreList, kVerify and kPrune; not their replies.
+bool IsStoreRequest(wire::MsgType type);
+
+// Answers `frame`, the first frame of `socket` (from pid `peer`, already
+// authorized), and returns when the answer is sent or the peer has gone.
+// A malformed request or a failure is answered with kError.
+void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, pid_t peer);
+
+}  // namespace pccheck
