@@ -110,7 +110,7 @@ note "CUDA toolkit: $CUDA"
 # Run by `timeout` through a child bash, hence exported.
 # shellcheck disable=SC2317
 configure_and_build() {
-  local opts=(-Dgpu=enabled "-Dcudatoolkit=$CUDA" -Dwerror_ci=false)
+  local opts=(-Dgpu=enabled "-Dcudatoolkit=$CUDA" -Dwerror=false)
   if [ -f "$BUILD/build.ninja" ]; then
     meson setup --reconfigure "$BUILD" "${opts[@]}" || meson setup --wipe "$BUILD" "${opts[@]}"
   else

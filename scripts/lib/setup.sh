@@ -61,7 +61,7 @@ pccheck_build() {
   local dir=${1:-build}
   local werror=false
   if [ "${CI:-}" = true ]; then werror=true; fi
-  local opts=(-Dwerror_ci=$werror)
+  local opts=(-Dwerror=$werror)
   if [ -f "$dir/build.ninja" ]; then
     meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null ||
       meson setup --wipe "$dir" "${opts[@]}" || return 1

@@ -9,6 +9,8 @@ other (above, or beside) must fail with the header not found. Prints a line
 per layer and "N passed, N failed"; exits non-zero on any failure.
 
   check_layers.py BUILD_DIR
+  check_layers.py --dot      the floors as a Graphviz graph (docs/layers.png:
+                             check_layers.py --dot | dot -Tpng -o docs/layers.png)
 """
 import json
 import os
@@ -24,21 +26,24 @@ FLOORS = {
     'ipc': ('common/ipc/ring.cc', 'ipc/ring.h', ['proto', 'base']),
     'io': ('common/io/file_system.cc', 'io/file_system.h', ['base']),
     'store': ('common/store/rank_scan.cc', 'store/rank_scan.h', ['io', 'proto', 'base']),
-    'gpu': ('daemon/gpu/fake_gpu.cc', 'gpu/gpu.h', ['base']),
+    # Header-only: no compile flags of its own, checked as a floor others see.
+    'cuda_api': (None, 'cuda_api/cuda_check.h', ['base']),
+    'gpu': ('daemon/gpu/fake_gpu.cc', 'gpu/gpu.h', ['cuda_api', 'base']),
     'engine': ('daemon/engine/engine.cc', 'engine/engine.h',
-               ['store', 'gpu', 'io', 'proto', 'base']),
+               ['store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),
     'config': ('daemon/config/settings.cc', 'config/settings.h',
-               ['engine', 'store', 'gpu', 'io', 'proto', 'base']),
+               ['engine', 'store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),
     'report': ('daemon/report/status_json.cc', 'report/status_json.h',
-               ['engine', 'store', 'gpu', 'io', 'proto', 'base']),
+               ['engine', 'store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),
     'service': ('daemon/service/sd_notify.cc', 'service/sd_notify.h', ['base']),
     'server': ('daemon/server/server.cc', 'server/server.h',
-               ['report', 'service', 'engine', 'ipc', 'store', 'gpu', 'io', 'proto', 'base']),
+               ['report', 'service', 'engine', 'ipc', 'store', 'gpu', 'cuda_api', 'io', 'proto',
+                'base']),
     'client': ('client/src/client.cc', 'pccheck/client.h',
-               ['store', 'ipc', 'io', 'proto', 'base']),
+               ['store', 'ipc', 'cuda_api', 'io', 'proto', 'base']),
     'cli': ('daemon/cli/progress.cc', 'cli/progress.h',
-            ['client', 'config', 'report', 'engine', 'ipc', 'store', 'gpu', 'io', 'proto',
-             'base']),
+            ['client', 'config', 'report', 'engine', 'ipc', 'store', 'gpu', 'cuda_api', 'io',
+             'proto', 'base']),
 }
 
 
@@ -69,12 +74,33 @@ def compiles(directory, cmd, header):
     return p.returncode == 0, p.stderr
 
 
+def direct_floors(name):
+    """The floors `name` stands on directly: those it sees that no other floor
+    it sees already stands on (the transitive reduction of FLOORS)."""
+    below = FLOORS[name][2]
+    return [m for m in below if not any(m in FLOORS[k][2] for k in below)]
+
+
+def print_dot():
+    print('digraph floors {')
+    print('  rankdir=TB; node [shape=box, fontname="Helvetica", style=rounded];')
+    for name in FLOORS:
+        for m in direct_floors(name):
+            print(f'  "{name}" -> "{m}";')
+    print('}')
+
+
 def main():
+    if sys.argv[1:] == ['--dot']:
+        print_dot()
+        return 0
     build = sys.argv[1] if len(sys.argv) > 1 else 'build'
     with open(os.path.join(build, 'compile_commands.json')) as f:
         entries = json.load(f)
     passed = failed = 0
     for name, (source, own, below) in FLOORS.items():
+        if source is None:
+            continue
         directory, cmd = flags_for(entries, source)
         if cmd is None:
             print(f'FAIL layer {name}: {source} is not in compile_commands.json')
