@@ -75,10 +75,9 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
     CHECK(std::string(s.meaning).size() > 10);
     CHECK(std::string(s.field).size() > 0);
   }
-  for (const char* key :
-       {"root", "socket", "socket-mode", "pool", "chunk", "writers", "max-inflight", "policy",
-        "allow-uid", "allow-group", "blob-slot", "log-level", "shutdown-timeout", "direct-io",
-        "keep-every"}) {
+  for (const char* key : {"root", "socket", "socket-mode", "pool", "chunk", "writers",
+                          "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot",
+                          "log-level", "shutdown-timeout", "direct-io", "keep-every"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
@@ -292,12 +291,11 @@ TEST_CASE("unknown flags, keys and files are refused") {
   CHECK((two.find("root") != std::string::npos || two.find("/b") != std::string::npos));
   testing::TempDir dir;
   const std::string unknown = WriteFile(dir, "u.toml", "pools = \"1G\"\n");
-  CHECK(
-      Error({"--config", unknown}) ==
-      "config file " + unknown +
-          ": unknown key 'pools'; the keys are root, pool, chunk, "
-          "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
-          "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
+  CHECK(Error({"--config", unknown}) ==
+        "config file " + unknown +
+            ": unknown key 'pools'; the keys are root, pool, chunk, "
+            "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
+            "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));
@@ -381,7 +379,7 @@ TEST_CASE("docs/settings.md is generated from the table") {
 
   const std::string path = std::string(PCCHECK_SOURCE_DIR) + "/docs/settings.md";
   const bool current = testing::ReadTextFile(path) == SettingsMarkdown();
-  INFO(path << " is out of date with the settings table in daemon/config/settings.cc. "
+  INFO(path << " is out of date with the settings table in daemon/config/settings_table.cc. "
                "Regenerate it: build/daemon/pccheckd --help-settings-markdown > docs/settings.md "
                "(or build/tests/config/pccheck-settings-doc > docs/settings.md)");
   CHECK(current);

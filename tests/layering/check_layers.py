@@ -27,7 +27,7 @@ FLOORS = {
     'gpu': ('daemon/gpu/fake_gpu.cc', 'gpu/gpu.h', ['base']),
     'engine': ('daemon/engine/engine.cc', 'engine/engine.h',
                ['store', 'gpu', 'io', 'proto', 'base']),
-    'config': ('daemon/config/settings.cc', 'config/settings.h',
+    'config': ('daemon/config/settings_table.cc', 'config/settings.h',
                ['engine', 'store', 'gpu', 'io', 'proto', 'base']),
     'report': ('daemon/report/status_json.cc', 'report/status_json.h',
                ['engine', 'store', 'gpu', 'io', 'proto', 'base']),
