@@ -19,7 +19,6 @@
 #include <memory>
 #include <thread>
 
-#include "base/json.h"
 #include "base/liveness.h"
 #include "base/size_parse.h"
 #include "config/settings.h"
@@ -34,22 +33,6 @@
 
 namespace pccheck {
 namespace {
-
-std::string ConfigJson(const DaemonConfig& c) {
-  return cli::JsonObject()
-      .Add("root", c.engine.root)
-      .Add("socket", c.socket)
-      .Add("pool_bytes", c.engine.pool_bytes)
-      .Add("chunk_bytes", c.engine.chunk_bytes)
-      .Add("writers", c.engine.writers)
-      .Add("max_inflight", c.engine.max_inflight)
-      .Add("policy", PolicyName(c.engine.policy))
-      .Add("direct_io", c.engine.direct_io)
-      .Add("keep_every", c.engine.keep_every)
-      .Add("blob_slot_bytes", c.blob_slot_bytes)
-      .Add("shutdown_timeout_s", c.shutdown_timeout_s)
-      .str();
-}
 
 // What `systemctl status` shows while pccheckd runs.
 std::string ServiceStatusLine(size_t sessions, const EngineStats& st) {

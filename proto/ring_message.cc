@@ -127,7 +127,7 @@ Result<CompletionMsg> DecodeCompletion(const uint8_t in[kRingMessageBytes]) {
   PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
   PCC_RETURN_IF_ERROR(r.U32(&m.code, "code"));
   const bool failed = m.type == RingType::kFailed;
-  if (failed ? (m.code == 0 || m.code > static_cast<uint32_t>(Code::kInternal)) : m.code != 0) {
+  if (failed ? (m.code == 0 || !IsKnownCode(m.code)) : m.code != 0) {
     return r.Fail("code " + std::to_string(m.code) + " does not fit type " + std::to_string(type));
   }
   PCC_RETURN_IF_ERROR(r.U32(&length, "message length"));

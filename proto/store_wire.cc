@@ -7,18 +7,49 @@ namespace {
 
 constexpr uint32_t kMaxPrunedEntries = 1u << 20;
 constexpr size_t kMinPrunedEntryBytes = 4 + 4 + 8 + 8;
+constexpr size_t kMinListedEntryBytes = 4 + 4 + 8 + 4 + 8 + 8 + 1 + 1 + 4;
 
 }  // namespace
 
 std::string Encode(const StoreListed& m) {
   Writer w;
-  w.Str(m.json);
+  w.Str(m.root);
+  w.U32(static_cast<uint32_t>(m.checkpoints.size()));
+  for (const StoreListed::Entry& e : m.checkpoints) {
+    w.Str(e.job);
+    w.U32(e.rank);
+    w.U64(e.step);
+    w.U32(e.slot);
+    w.U64(e.bytes);
+    w.U64(static_cast<uint64_t>(e.wall_time));
+    w.Bool(e.latest);
+    w.Bool(e.kept);
+    w.Str(e.state);
+  }
   return w.Take();
 }
 
 Result<StoreListed> DecodeStoreListed(std::string_view b) {
   return DecodeAll<StoreListed>(b, "StoreListed", [](Reader& r, StoreListed& m) {
-    return r.Str(&m.json, kMaxJsonBytes, "json");
+    PCC_RETURN_IF_ERROR(r.Str(&m.root, kMaxStringBytes, "root"));
+    uint32_t count = 0;
+    PCC_RETURN_IF_ERROR(
+        r.Count(&count, kMaxListedCheckpoints, kMinListedEntryBytes, "checkpoint count"));
+    m.checkpoints.resize(count);
+    for (StoreListed::Entry& e : m.checkpoints) {
+      PCC_RETURN_IF_ERROR(r.Str(&e.job, kMaxNameBytes, "checkpoint job"));
+      PCC_RETURN_IF_ERROR(r.U32(&e.rank, "checkpoint rank"));
+      PCC_RETURN_IF_ERROR(r.U64(&e.step, "checkpoint step"));
+      PCC_RETURN_IF_ERROR(r.U32(&e.slot, "checkpoint slot"));
+      PCC_RETURN_IF_ERROR(r.U64(&e.bytes, "checkpoint bytes"));
+      uint64_t wall_time = 0;
+      PCC_RETURN_IF_ERROR(r.U64(&wall_time, "checkpoint wall_time"));
+      e.wall_time = static_cast<int64_t>(wall_time);
+      PCC_RETURN_IF_ERROR(r.Bool(&e.latest, "checkpoint latest"));
+      PCC_RETURN_IF_ERROR(r.Bool(&e.kept, "checkpoint kept"));
+      PCC_RETURN_IF_ERROR(r.Str(&e.state, kMaxStringBytes, "checkpoint state"));
+    }
+    return Status::Ok();
   });
 }
 
@@ -60,7 +91,7 @@ std::string Encode(const Verified& m) {
 Result<Verified> DecodeVerified(std::string_view b) {
   return DecodeAll<Verified>(b, "Verified", [](Reader& r, Verified& m) {
     PCC_RETURN_IF_ERROR(r.U32(&m.code, "code"));
-    if (m.code > static_cast<uint32_t>(Code::kInternal)) {
+    if (!IsKnownCode(m.code)) {
       return r.Fail("code " + std::to_string(m.code) + " is not a status code");
     }
     PCC_RETURN_IF_ERROR(r.Str(&m.message, kMaxStringBytes, "message"));

@@ -183,7 +183,7 @@ std::string Encode(const ErrorReply& m) {
 Result<ErrorReply> DecodeErrorReply(std::string_view b) {
   return DecodeAll<ErrorReply>(b, "ErrorReply", [](Reader& r, ErrorReply& m) {
     PCC_RETURN_IF_ERROR(r.U32(&m.code, "code"));
-    if (m.code == 0 || m.code > static_cast<uint32_t>(Code::kInternal)) {
+    if (m.code == 0 || !IsKnownCode(m.code)) {
       return r.Fail("code " + std::to_string(m.code) + " is not a failure code");
     }
     return r.Str(&m.message, kMaxStringBytes, "message");

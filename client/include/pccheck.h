@@ -34,12 +34,7 @@ enum {
 };
 
 /* Save states returned by pccheck_poll. */
-enum {
-  PCCHECK_PENDING = 0,
-  PCCHECK_SNAPSHOT_DONE = 1,
-  PCCHECK_COMMITTED = 2,
-  PCCHECK_FAILED = 3
-};
+enum { PCCHECK_PENDING = 0, PCCHECK_SNAPSHOT_DONE = 1, PCCHECK_COMMITTED = 2, PCCHECK_FAILED = 3 };
 
 typedef struct pccheck_client pccheck_client;
 
@@ -53,9 +48,8 @@ int pccheck_alloc_shared(pccheck_client* c, uint64_t bytes, void** out, char** e
 /* Registers n tensors. dtypes are strings such as "float32"; shapes[i] has
  * ndims[i] entries. */
 int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
-                     const char* const* dtypes, const int64_t* const* shapes,
-                     const uint32_t* ndims, void* const* data, const uint64_t* bytes,
-                     char** errptr);
+                     const char* const* dtypes, const int64_t* const* shapes, const uint32_t* ndims,
+                     void* const* data, const uint64_t* bytes, char** errptr);
 
 /* Like pccheck_register, with devices[i] the CUDA device of data[i] (-1 for
  * host memory). GPU tensors are exported to the daemon through CUDA IPC
@@ -118,14 +112,23 @@ int pccheck_restore(pccheck_client* c, int64_t step, uint64_t* restored_step, ch
 
 /* Lists committed checkpoints: arrays of *n entries, malloc()ed, freed with
  * pccheck_free. */
-int pccheck_list(pccheck_client* c, size_t* n, uint64_t** steps, uint64_t** bytes,
-                 int** latest, char** errptr);
+int pccheck_list(pccheck_client* c, size_t* n, uint64_t** steps, uint64_t** bytes, int** latest,
+                 char** errptr);
 
 /* The daemon's status as a JSON string (malloc()ed). */
 int pccheck_status_json(const char* socket, char** json, char** errptr);
 
 void pccheck_free(void* p);
+/* libpccheck's version, "MAJOR.MINOR.PATCH" (the project's version). */
 const char* pccheck_version(void);
+
+/* Where pccheckd listens and keeps its store when not told, for this user:
+ * the same rules as its `socket` and `root` settings (docs/settings.md); the
+ * socket path is $PCCHECK_SOCKET when set, as pccheck_connect(NULL, ...)
+ * uses. *path is malloc()ed (free with pccheck_free). pccheck_default_root
+ * fails with PCCHECK_ENOTFOUND when no home directory can be found. */
+int pccheck_default_socket_path(char** path, char** errptr);
+int pccheck_default_root(char** path, char** errptr);
 
 #ifdef __cplusplus
 }

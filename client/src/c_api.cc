@@ -28,6 +28,9 @@ static_assert(PCCHECK_EABORTED == static_cast<int>(Code::kAborted));
 static_assert(PCCHECK_EUNAVAILABLE == static_cast<int>(Code::kUnavailable));
 static_assert(PCCHECK_EPERM == static_cast<int>(Code::kPermissionDenied));
 static_assert(PCCHECK_EINTERNAL == static_cast<int>(Code::kInternal));
+static_assert(PCCHECK_ETIMEOUT == static_cast<int>(Code::kTimeout));
+static_assert(Code::kTimeout == pccheck::kLastCode,
+              "a new code needs a PCCHECK_E* of the same value");
 static_assert(PCCHECK_PENDING == static_cast<int>(pccheck::SaveState::kPending));
 static_assert(PCCHECK_SNAPSHOT_DONE == static_cast<int>(pccheck::SaveState::kSnapshotDone));
 static_assert(PCCHECK_COMMITTED == static_cast<int>(pccheck::SaveState::kCommitted));
@@ -44,12 +47,9 @@ void* Copy(const void* p, size_t n) {
 }
 
 // The tensor table of pccheck_register*, checked for NULLs.
-pccheck::Result<std::vector<pccheck::HostTensor>> Tensors(const char* call, size_t n,
-                                                          const char* const* names,
-                                                          const char* const* dtypes,
-                                                          const int64_t* const* shapes,
-                                                          const uint32_t* ndims, void* const* data,
-                                                          const uint64_t* bytes) {
+pccheck::Result<std::vector<pccheck::HostTensor>> Tensors(
+    const char* call, size_t n, const char* const* names, const char* const* dtypes,
+    const int64_t* const* shapes, const uint32_t* ndims, void* const* data, const uint64_t* bytes) {
   if (n > 0 && (names == nullptr || dtypes == nullptr || ndims == nullptr || data == nullptr ||
                 bytes == nullptr)) {
     return Status::InvalidArgument(std::string(call) + ": an array argument is NULL");
@@ -105,8 +105,8 @@ int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
                      void* const* data, const uint64_t* bytes, char** errptr) {
   return Guard(errptr, [&]() -> Status {
     if (c == nullptr) return NoClient();
-    PCC_ASSIGN_OR_RETURN(auto tensors, Tensors("pccheck_register", n, names, dtypes, shapes,
-                                               ndims, data, bytes));
+    PCC_ASSIGN_OR_RETURN(auto tensors,
+                         Tensors("pccheck_register", n, names, dtypes, shapes, ndims, data, bytes));
     return c->client->Register(tensors);
   });
 }
@@ -245,5 +245,29 @@ int pccheck_status_json(const char* socket, char** json, char** errptr) {
 void pccheck_free(void* p) { std::free(p); }
 
 const char* pccheck_version(void) { return PCCHECK_VERSION; }
+
+int pccheck_default_socket_path(char** path, char** errptr) {
+  return Guard(errptr, [&]() -> Status {
+    if (path == nullptr)
+      return Status::InvalidArgument("pccheck_default_socket_path: path is NULL");
+    const std::string p = pccheck::DefaultSocketPath();
+    *path = static_cast<char*>(Copy(p.c_str(), p.size() + 1));
+    return Status::Ok();
+  });
+}
+
+int pccheck_default_root(char** path, char** errptr) {
+  return Guard(errptr, [&]() -> Status {
+    if (path == nullptr) return Status::InvalidArgument("pccheck_default_root: path is NULL");
+    const std::string p = pccheck::DefaultStoreRootPath();
+    if (p.empty()) {
+      return Status::NotFound(
+          "no default store root: neither $XDG_STATE_HOME nor $HOME nor the password database "
+          "names a home directory; pass the store's root explicitly");
+    }
+    *path = static_cast<char*>(Copy(p.c_str(), p.size() + 1));
+    return Status::Ok();
+  });
+}
 
 }  // extern "C"

@@ -22,7 +22,6 @@ inline int Report(const Status& s, char** errptr) {
     std::free(*errptr);
     *errptr = strdup(s.ToString().c_str());
   }
-  if (client::IsTimeout(s)) return PCCHECK_ETIMEOUT;
   return static_cast<int>(s.code());
 }
 

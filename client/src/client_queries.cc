@@ -5,19 +5,17 @@
 
 #include "client_impl.h"
 #include "errors.h"
+#include "store/default_paths.h"
 
 namespace pccheck {
 
-// The same rule as pccheckd's `socket` setting (daemon/config/settings.cc),
-// with $PCCHECK_SOCKET first.
+// $PCCHECK_SOCKET, else pccheckd's own default (store/default_paths.h).
 std::string DefaultSocketPath() {
   if (const char* env = std::getenv("PCCHECK_SOCKET"); env != nullptr && *env != '\0') return env;
-  if (geteuid() == 0) return "/run/pccheck/pccheckd.sock";
-  if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run != nullptr && *run != '\0') {
-    return std::string(run) + "/pccheck/pccheckd.sock";
-  }
-  return "/tmp/pccheck-" + std::to_string(geteuid()) + "/pccheckd.sock";
+  return DefaultDaemonSocket();
 }
+
+std::string DefaultStoreRootPath() { return DefaultStoreRoot(); }
 
 Result<std::vector<CheckpointEntry>> Client::List() {
   Impl& d = *impl_;

@@ -2,17 +2,12 @@
 
 namespace pccheck::client {
 
-namespace {
-constexpr const char kTimedOut[] = "timed out after ";
-}
-
 Status Timeout(const std::string& what, int timeout_ms) {
-  return Status::Aborted(kTimedOut + std::to_string(timeout_ms) + " ms waiting for " + what);
+  return Status::Timeout("timed out after " + std::to_string(timeout_ms) + " ms waiting for " +
+                         what);
 }
 
-bool IsTimeout(const Status& status) {
-  return status.code() == Code::kAborted && status.message().starts_with(kTimedOut);
-}
+bool IsTimeout(const Status& status) { return status.code() == Code::kTimeout; }
 
 Status Unreachable(const std::string& socket, const std::string& reason) {
   return Status::Unavailable("pccheckd at " + socket + " is not reachable: " + reason +
@@ -20,7 +15,7 @@ Status Unreachable(const std::string& socket, const std::string& reason) {
 }
 
 Status FromWire(uint32_t code, const std::string& message) {
-  if (code == 0 || code > static_cast<uint32_t>(Code::kInternal)) {
+  if (code == 0 || !IsKnownCode(code)) {
     return Status::Internal("pccheckd reported unknown error code " + std::to_string(code) + ": " +
                             message);
   }

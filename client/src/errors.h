@@ -9,10 +9,10 @@
 
 namespace pccheck::client {
 
-// Aborted "timed out after N ms waiting for <what>". A wait that runs out is
+// Timeout "timed out after N ms waiting for <what>". A wait that runs out is
 // not a failure of the save: the save may still commit later.
 Status Timeout(const std::string& what, int timeout_ms);
-// True for a status made by Timeout().
+// True for a timeout (Code::kTimeout), whatever context Annotate() added.
 bool IsTimeout(const Status& status);
 
 // Unavailable "pccheckd at SOCKET is not reachable: REASON (start it with

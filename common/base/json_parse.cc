@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <limits>
 
-namespace pccheck::cli {
+namespace pccheck {
 
 // ---- JsonValue ------------------------------------------------------------------
 
@@ -347,4 +347,4 @@ class Parser {
 
 Result<JsonValue> ParseJson(std::string_view text) { return Parser(text).Document(); }
 
-}  // namespace pccheck::cli
+}  // namespace pccheck

@@ -27,6 +27,8 @@ const char* CodeName(Code code) {
       return "Unavailable";
     case Code::kPermissionDenied:
       return "PermissionDenied";
+    case Code::kTimeout:
+      return "Timeout";
     case Code::kInternal:
       return "Internal";
   }

@@ -1,4 +1,5 @@
 // `pccheck bench`: checkpoint throughput against the disk's raw write rate.
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,9 +12,12 @@
 #include "base/json.h"
 #include "base/size_parse.h"
 #include "cli/bench_data.h"
+#include "cli/command_args.h"
 #include "cli/commands.h"
 #include "cli/commit_reporter.h"
+#include "cli/option_kinds.h"
 #include "cli/raw_write.h"
+#include "cli/subcommand.h"
 #include "engine/engine.h"
 #include "io/store_lock.h"
 
@@ -207,6 +211,92 @@ int RunBench(const BenchOptions& o) {
     return kExitFailed;
   }
   return kExitOk;
+}
+
+// The command line of `pccheck bench` (both modes, cli/command_args.h).
+CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
+  const BenchOptions d;
+  CLI::App* cmd = AddCommand(
+      app, "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate",
+      "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
+      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
+      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
+      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
+      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
+      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
+      "refused where a pccheckd or another bench is writing.\n\n"
+      "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
+      "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
+      "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
+      "clients) is printed as each commits. Persist GB/s is all clients' bytes / time until\n"
+      "the last commit. The summary adds the p50 and p99 of the time each save() call held\n"
+      "its caller (save_hold_us_p50, save_hold_us_p99). The raw write test goes to the\n"
+      "daemon's store directory (from its status), so run it on the daemon's machine.\n",
+      {"pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3",
+       "pccheck bench --socket /run/pccheck/pccheckd.sock --size 1G --count 8 \\",
+       "  --clients 4"});
+  CLI::Option* root =
+      cmd->add_option("--root", o->root,
+                      "Store directory, created when missing; a rerun continues its steps "
+                      "(offline: the bench runs the engine itself)")
+          ->type_name("DIR");
+  CLI::Option* socket =
+      cmd->add_option("--socket", o->socket,
+                      "Instead of --root: drive the pccheckd listening here, as its clients "
+                      "(run on the daemon's machine: the raw write test uses its store)")
+          ->type_name("PATH")
+          ->excludes(root);
+  cmd->add_option(
+         "--clients", o->clients,
+         "With --socket: client processes saving at once, ranks R..R+N-1" + Default(d.clients))
+      ->check(CLI::Range(1, 256))
+      ->needs(socket)
+      ->type_name("N");
+  cmd->add_option("--size", o->size, "Bytes per checkpoint, split into ~8 tensors of uneven sizes")
+      ->required()
+      ->transform(SizeValidator())
+      ->type_name("SIZE");
+  cmd->add_option("--count", o->count, "Checkpoints to save, one step each")
+      ->required()
+      ->check(PositiveValidator())
+      ->type_name("N");
+  const std::string inflight_default =
+      Default(std::to_string(d.inflight) + "; with --socket, the daemon's max-inflight");
+  cmd->add_option("--inflight", o->inflight,
+                  "Checkpoints in flight at once, per client; a save waits while this many are" +
+                      inflight_default)
+      ->check(CLI::Range(1, 64))
+      ->type_name("N");
+  // The engine's settings: with --socket they are the daemon's, set where it starts.
+  cmd->add_option("--chunk", o->chunk, "Pipeline chunk in bytes, a multiple of 4K" + Default("16M"))
+      ->transform(SizeValidator())
+      ->excludes(socket)
+      ->type_name("SIZE");
+  cmd->add_option("--writers", o->writers,
+                  "Writer threads, also used for the raw write test" + Default(d.writers))
+      ->check(CLI::Range(1, 256))
+      ->excludes(socket)
+      ->type_name("N");
+  cmd->add_option("--pool", o->pool,
+                  "Pinned host memory for chunks in bytes" +
+                      Default("inflight x size, at most 2G, at least 2 chunks"))
+      ->transform(SizeValidator())
+      ->excludes(socket)
+      ->type_name("SIZE");
+  cmd->add_option("--job", o->job, "Job name the checkpoints are saved under" + Default(d.job))
+      ->type_name("NAME");
+  cmd->add_option(
+         "--rank", o->rank,
+         "Rank the checkpoints are saved under (with --clients, the first)" + Default(d.rank))
+      ->type_name("R");
+  cmd->add_option("--keep-every", o->keep_every,
+                  "Retention: keep every checkpoint whose step is a multiple of K in kept/ "
+                  "instead of overwriting it (pccheckd's keep-every)" +
+                      Default("0, off"))
+      ->excludes(socket)
+      ->type_name("K");
+  cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
+  return cmd;
 }
 
 }  // namespace pccheck::cli

@@ -1,4 +1,7 @@
 // `pccheck list` and `pccheck verify`: what a store holds, and whether it
+
+#include "cli/command_args.h"
+#include "cli/subcommand.h"
 // reads back intact.
 //
 // The store is reached through cli/store_access.h: the pccheckd that owns
@@ -18,10 +21,10 @@
 
 #include "base/json.h"
 #include "base/size_parse.h"
+#include "cli/checkpoint_json.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/store_access.h"
-#include "report/store_json.h"
 
 namespace pccheck::cli {
 
@@ -123,7 +126,7 @@ Status Check(const StoreSource& src, std::optional<OfflineStore>& offline, const
   auto v = DaemonVerify(src.socket, wire::Verify{c.job, c.rank, c.step}, add);
   if (!v.ok()) return v.status();
   if (v->code == 0) return Status::Ok();
-  if (v->code > static_cast<uint32_t>(Code::kInternal)) return Status::Internal(v->message);
+  if (!IsKnownCode(v->code)) return Status::Internal(v->message);
   return Status(static_cast<Code>(v->code), v->message);
 }
 
@@ -268,6 +271,45 @@ int RunVerify(const VerifyOptions& o) {
   std::fflush(stdout);
   for (const auto& f : fatal) std::fprintf(stderr, "pccheck verify: %s\n", f.c_str());
   return ok ? kExitOk : kExitFailed;
+}
+
+CLI::App* AddList(CLI::App& app, ListOptions* o) {
+  CLI::App* cmd = AddCommand(
+      app, "list",
+      "List the checkpoints in a store: job, rank, step, size, time, state, latest, kept",
+      "Lists the ring slots and the kept checkpoints (retention) of every job and rank. A\n"
+      "store that a pccheckd owns is listed by the daemon; otherwise the directory is read,\n"
+      "changing nothing.\n",
+      {"pccheck list --root /mnt/nvme/ckpt --json",
+       "pccheck list --socket /run/pccheck/pccheckd.sock"});
+  AddStore(cmd, &o->root, &o->socket);
+  cmd->add_flag("--json", o->json,
+                "Print a JSON array of {job, rank, step, slot, bytes, state, wall_time, latest, "
+                "kept}; slot is null for kept checkpoints");
+  return cmd;
+}
+
+CLI::App* AddVerify(CLI::App& app, VerifyOptions* o) {
+  CLI::App* cmd = AddCommand(
+      app, "verify",
+      "Check every chunk of the latest checkpoints (--all: of every one) against its checksum",
+      "Reads the latest checkpoint of every job and rank back (with --all, every committed\n"
+      "and kept one) with a progress bar on stderr, and prints one line per checkpoint: OK,\n"
+      "FAIL and the problem, or SKIP when a running writer replaced or pruned it while it\n"
+      "was read (superseded: not damage). Exits 0 unless a latest checkpoint (with --all,\n"
+      "also a kept one) is damaged; damaged older slots are reported, and restore skips\n"
+      "them. A store that a pccheckd owns is verified by the daemon.\n",
+      {"pccheck verify --root /mnt/nvme/ckpt && echo store is good",
+       "pccheck verify --root /mnt/nvme/ckpt --all --json"});
+  AddStore(cmd, &o->root, &o->socket);
+  cmd->add_flag("--all", o->all,
+                "Check every committed and kept checkpoint, not only the latest of each job and "
+                "rank");
+  cmd->add_flag("--json", o->json,
+                "Print one JSON object: ok, counts, and per checkpoint {job, rank, step, slot, "
+                "bytes, latest, kept, result, message}; result is ok, damaged, superseded or "
+                "error");
+  return cmd;
 }
 
 }  // namespace pccheck::cli

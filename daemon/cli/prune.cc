@@ -1,4 +1,7 @@
 // `pccheck prune`: removes kept checkpoints (retention, `keep-every`) beyond
+
+#include "cli/command_args.h"
+#include "cli/subcommand.h"
 // the newest N of each job and rank. Never a ring slot, never `latest`.
 //
 // Offline it takes the store lock (io/store_lock.h) without waiting, so it
@@ -112,6 +115,37 @@ int RunPrune(const PruneOptions& o) {
       FormatSize(bytes).c_str(), via.c_str(), o.keep,
       o.dry_run ? " (dry run: nothing was removed)" : "");
   return kExitOk;
+}
+
+CLI::App* AddPrune(CLI::App& app, PruneOptions* o) {
+  CLI::App* cmd = AddCommand(
+      app, "prune", "Remove kept checkpoints beyond the newest N of each job and rank",
+      "Kept checkpoints are the ones retention (pccheckd --keep-every K) moved out of the\n"
+      "ring into <job>/rank-<R>/kept/; nothing else removes them. prune never touches a\n"
+      "ring slot or `latest`. With --root it locks the store, so it is refused while a bench\n"
+      "writes it; when a pccheckd owns the store, the daemon prunes through its own engine.\n"
+      "Prints each checkpoint it removed (or, with --dry-run, would remove).\n",
+      {"pccheck prune --root /mnt/nvme/ckpt --keep 5 --dry-run",
+       "pccheck prune --socket /run/pccheck/pccheckd.sock --keep 2 --job gpt2"});
+  AddStore(cmd, &o->root, &o->socket);
+  cmd->add_option("--keep", o->keep, "Kept checkpoints to leave, per job and rank (0: none)")
+      ->required()
+      ->check(CLI::Range(0u, 1u << 30))
+      ->type_name("N");
+  // --job and --rank are optional in PruneOptions: set only when given.
+  cmd->add_option_function<std::string>(
+         "--job", [o](const std::string& job) { o->job = job; },
+         "Only this job (default every job)")
+      ->type_name("NAME");
+  cmd->add_option_function<uint32_t>(
+         "--rank", [o](const uint32_t& rank) { o->rank = rank; },
+         "Only this rank (default every rank)")
+      ->type_name("R");
+  cmd->add_flag("--dry-run", o->dry_run, "Only print what would be removed");
+  cmd->add_flag("--json", o->json,
+                "Print one JSON object: dry_run, keep, via, count, bytes, removed [{job, rank, "
+                "step, bytes}]");
+  return cmd;
 }
 
 }  // namespace pccheck::cli

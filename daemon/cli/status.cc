@@ -1,4 +1,8 @@
 // `pccheck status`: asks a running pccheckd how it is doing.
+
+#include "cli/command_args.h"
+#include "cli/subcommand.h"
+#include "pccheck/client.h"
 //
 // --json prints the daemon's document unchanged (its field names are the
 // stable interface, server/status_json.h). Otherwise the document is parsed
@@ -232,6 +236,25 @@ int RunStatus(const StatusOptions& o) {
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::duration<double>(o.watch_s));
   }
+}
+
+CLI::App* AddStatus(CLI::App& app, StatusOptions* o) {
+  CLI::App* cmd = AddCommand(
+      app, "status", "Show what a running pccheckd is doing: sessions, checkpoints in flight, pool",
+      "Exits 1, naming the socket and how to start pccheckd, when no daemon answers there.\n",
+      {"pccheck status --socket /run/pccheck/pccheckd.sock"});
+  cmd->add_option(
+         "--socket", o->socket,
+         "The daemon's socket (default here: " + DefaultSocketPath() + "; $PCCHECK_SOCKET sets it)")
+      ->type_name("PATH");
+  cmd->add_flag("--json", o->json,
+                "Print the daemon's status document unchanged (fields: sessions, inflight, "
+                "pool_bytes_total, pool_bytes_free, saves_committed, write_gbps_recent, "
+                "copy_gbps_recent, recent_errors, config, ...)");
+  cmd->add_option("--watch", o->watch_s, "Show it again every SECONDS until interrupted")
+      ->check(CLI::PositiveNumber)
+      ->type_name("SECONDS");
+  return cmd;
 }
 
 }  // namespace pccheck::cli

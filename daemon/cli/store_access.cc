@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "base/json_parse.h"
+#include "cli/checkpoint_json.h"
+#include "cli/command_args.h"
+#include "cli/commands.h"
 #include "io/store_lock.h"
 #include "ipc/socket.h"
 
@@ -37,7 +39,7 @@ Result<Frame> Expect(UnixSocket& sock, wire::MsgType want, bool allow_progress =
   if (frame->type == wire::MsgType::kError) {
     auto e = wire::DecodeErrorReply(frame->payload);
     if (!e.ok()) return e.status().Annotate("error reply from " + sock.path());
-    if (e->code == 0 || e->code > static_cast<uint32_t>(Code::kInternal)) {
+    if (e->code == 0 || !IsKnownCode(e->code)) {
       return Status::Internal("pccheckd at " + sock.path() + ": " + e->message);
     }
     return Status(static_cast<Code>(e->code), e->message);
@@ -47,20 +49,6 @@ Result<Frame> Expect(UnixSocket& sock, wire::MsgType want, bool allow_progress =
   }
   return Status::Corruption("pccheckd at " + sock.path() + " answered with message type " +
                             std::to_string(static_cast<unsigned>(frame->type)));
-}
-
-CheckpointInfo FromJson(const JsonValue& v) {
-  CheckpointInfo c;
-  c.job = v["job"].AsString();
-  c.rank = static_cast<uint32_t>(v["rank"].AsUint());
-  c.step = v["step"].AsUint();
-  c.slot = static_cast<uint32_t>(v["slot"].AsUint());
-  c.bytes = v["bytes"].AsUint();
-  c.state = v["state"].AsString();
-  c.wall_time = v["wall_time"].AsInt();
-  c.latest = v["latest"].AsBool();
-  c.kept = v["kept"].AsBool();
-  return c;
 }
 
 bool SameDirectory(const std::string& a, const std::string& b) {
@@ -76,11 +64,10 @@ Result<std::vector<CheckpointInfo>> DaemonList(const std::string& socket, std::s
   PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kStoreList, ""));
   PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kStoreListed));
   PCC_ASSIGN_OR_RETURN(wire::StoreListed listed, wire::DecodeStoreListed(frame.payload));
-  auto doc = ParseJson(listed.json);
-  if (!doc.ok()) return doc.status().Annotate("the list from pccheckd at " + socket);
-  if (root != nullptr) *root = (*doc)["root"].AsString();
+  if (root != nullptr) *root = listed.root;
   std::vector<CheckpointInfo> out;
-  for (const JsonValue& v : (*doc)["checkpoints"].items()) out.push_back(FromJson(v));
+  out.reserve(listed.checkpoints.size());
+  for (const wire::StoreListed::Entry& e : listed.checkpoints) out.push_back(FromWire(e));
   return out;
 }
 
@@ -158,6 +145,26 @@ Result<OfflineStore> OpenOfflineStore(const std::string& root, bool read_only) {
   eo.writers = 2;
   PCC_ASSIGN_OR_RETURN(store.engine, Engine::Open(eo, store.fs.get(), store.gpu.get()));
   return store;
+}
+
+void AddStore(CLI::App* cmd, std::string* root, std::string* socket) {
+  CLI::Option* r =
+      cmd->add_option("--root", *root,
+                      "Store directory; when a pccheckd owns it (its lock file names a socket "
+                      "that answers), the daemon is asked instead of the disk")
+          ->type_name("DIR");
+  cmd->add_option("--socket", *socket, "Ask the pccheckd listening here about its store")
+      ->type_name("PATH")
+      ->excludes(r);
+}
+
+bool CheckStore(const char* command, const std::string& root, const std::string& socket) {
+  if (!root.empty() || !socket.empty()) return true;
+  std::fprintf(stderr,
+               "pccheck %s: --root DIR (a store directory) or --socket PATH (a running pccheckd) "
+               "is required\nRun with --help for more information.\n",
+               command);
+  return false;
 }
 
 }  // namespace pccheck::cli

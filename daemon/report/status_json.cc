@@ -6,9 +6,6 @@ namespace pccheck {
 
 namespace {
 
-using cli::JsonObject;
-using cli::JsonString;
-
 template <typename T, typename F>
 std::string Array(const std::vector<T>& items, F render) {
   std::string out = "[";

@@ -7,7 +7,6 @@
 
 #include "base/size_parse.h"
 #include "proto/store_wire.h"
-#include "report/store_json.h"
 
 namespace pccheck {
 
@@ -71,6 +70,22 @@ bool IsStoreRequest(wire::MsgType type) {
          type == wire::MsgType::kPrune;
 }
 
+namespace {
+
+// The engine's list as kStoreListed: each CheckpointInfo field by field
+// (cli/checkpoint_json.h reads them back the same way).
+wire::StoreListed Listing(Engine& engine) {
+  wire::StoreListed out;
+  out.root = engine.options().root;
+  for (const CheckpointInfo& c : engine.List()) {
+    out.checkpoints.push_back(
+        {c.job, c.rank, c.step, c.slot, c.bytes, c.wall_time, c.latest, c.kept, c.state});
+  }
+  return out;
+}
+
+}  // namespace
+
 void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, pid_t peer) {
   switch (frame.type) {
     case wire::MsgType::kStoreList: {
@@ -78,8 +93,7 @@ void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, p
         return SendError(socket, Status::InvalidArgument("kStoreList carries no payload"));
       }
       spdlog::debug("pid {}: store list request", peer);
-      const std::string json = StoreListJson(engine->options().root, engine->List());
-      (void)socket.Send(wire::MsgType::kStoreListed, wire::Encode(wire::StoreListed{json}));
+      (void)socket.Send(wire::MsgType::kStoreListed, wire::Encode(Listing(*engine)));
       return;
     }
     case wire::MsgType::kVerify: {

@@ -17,9 +17,6 @@
 namespace pccheck::testing {
 namespace {
 
-using cli::JsonValue;
-using cli::ParseJson;
-
 bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }

@@ -1,4 +1,4 @@
-// The CLI's JSON reader (daemon/cli/json_parse.h): what it accepts, what it
+// The JSON module's reader (common/base/json_parse.h): what it accepts, what it
 // refuses, and that it reads back what json.h writes.
 #include "base/json_parse.h"
 
@@ -73,6 +73,19 @@ TEST_CASE("json: reads back what the CLI's writer writes", "[json]") {
   CHECK(v["d"].AsDouble() == 0.25);
   CHECK(v["b"].AsBool());
   CHECK(v["arr"].items().size() == 2);
+}
+
+TEST_CASE("json: arrays built item by item read back, with any separator", "[json]") {
+  CHECK(JsonArray().str() == "[]");
+  JsonArray a(",\n ");
+  a.Add("x").Add(uint64_t{7}).Add(int64_t{-2}).Raw(JsonObject().Add("k", 1).str());
+  CHECK(a.str() == "[\"x\",\n 7,\n -2,\n {\"k\": 1}]");
+  JsonValue v = Parse(a.str());
+  REQUIRE(v.items().size() == 4);
+  CHECK(v.items()[0].AsString() == "x");
+  CHECK(v.items()[1].AsUint() == 7);
+  CHECK(v.items()[2].AsInt() == -2);
+  CHECK(v.items()[3]["k"].AsInt() == 1);
 }
 
 TEST_CASE("json: malformed input is refused naming the byte offset", "[json]") {

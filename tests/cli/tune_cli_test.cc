@@ -63,9 +63,9 @@ TEST_CASE("pccheck tune --json reports the rates and every recommendation", "[cl
   Run run = Pccheck(SmallTune(root) + " --budget 5% --json", dir);
   INFO("stdout:\n" << run.out << "\nstderr:\n" << run.err);
   REQUIRE(run.exit_code == 0);
-  auto doc = cli::ParseJson(run.out);
+  auto doc = ParseJson(run.out);
   REQUIRE(doc.ok());
-  const cli::JsonValue& j = *doc;
+  const JsonValue& j = *doc;
   CHECK(j["root"].AsString() == root);
   CHECK(j["checkpoint_bytes"].AsUint() == 8u << 20);
   CHECK(j["iteration_s"].AsDouble() == 0.1);

@@ -134,10 +134,28 @@ TEST_CASE("waits on a hung daemon time out; the save commits once it resumes", "
   daemon.Pause();
   uint64_t ticket = t.Save(1);
   Status waited = t.client->Wait(ticket, 50);
-  CHECK(waited.code() == Code::kAborted);
+  CHECK(waited.code() == Code::kTimeout);
   CHECK(waited.message().starts_with("timed out after 50 ms"));
-  CHECK(t.client->BeforeUpdate(10).code() == Code::kAborted);
+  CHECK(t.client->BeforeUpdate(10).code() == Code::kTimeout);
+  CHECK(t.client->WaitAll(10).code() == Code::kTimeout);
   CHECK(t.client->Poll(ticket).value() == SaveState::kPending);
+  daemon.Resume();
+  CHECK(t.client->Wait(ticket).ToString() == "Ok");
+}
+
+// A timeout is a code, not a message: context added on the way up keeps it.
+TEST_CASE("a timed-out wait keeps the timeout code after Annotate", "[client]") {
+  DaemonProcess daemon;
+  daemon.Start();
+  Trainer t(daemon.socket());
+  daemon.Pause();
+  const uint64_t ticket = t.Save(1);
+  const Status waited = t.client->Wait(ticket, 20);
+  REQUIRE(waited.code() == Code::kTimeout);
+  const Status annotated = waited.Annotate("saving step 1").Annotate("epoch 0");
+  CHECK(annotated.code() == Code::kTimeout);
+  CHECK(annotated.message().starts_with("epoch 0: saving step 1: timed out after 20 ms"));
+  CHECK(annotated.ToString().starts_with("Timeout: epoch 0"));
   daemon.Resume();
   CHECK(t.client->Wait(ticket).ToString() == "Ok");
 }
@@ -254,6 +272,10 @@ TEST_CASE("the C ABI reports codes, messages and timeouts", "[client][c]") {
   uint64_t ticket = 0;
   REQUIRE(pccheck_save(c, 9, "b", 1, &ticket, &err) == PCCHECK_OK);
   CHECK(pccheck_wait(c, ticket, 20, &err) == PCCHECK_ETIMEOUT);
+  REQUIRE(err != nullptr);
+  CHECK(std::string(err).starts_with("Timeout: timed out after 20 ms"));
+  CHECK(pccheck_wait_all(c, 10, &err) == PCCHECK_ETIMEOUT);
+  CHECK(pccheck_before_update(c, 10, &err) == PCCHECK_ETIMEOUT);
   daemon.Resume();
   CHECK(pccheck_wait(c, ticket, -1, &err) == PCCHECK_OK);
   int state = -1;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json_parse.h"
 #include "catch.h"
 #include "config/pccheck_source_dir.h"
 #include "test_util.h"
@@ -75,10 +76,9 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
     CHECK(std::string(s.meaning).size() > 10);
     CHECK(std::string(s.field).size() > 0);
   }
-  for (const char* key :
-       {"root", "socket", "socket-mode", "pool", "chunk", "writers", "max-inflight", "policy",
-        "allow-uid", "allow-group", "blob-slot", "log-level", "shutdown-timeout", "direct-io",
-        "keep-every"}) {
+  for (const char* key : {"root", "socket", "socket-mode", "pool", "chunk", "writers",
+                          "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot",
+                          "log-level", "shutdown-timeout", "direct-io", "keep-every"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
@@ -133,6 +133,70 @@ TEST_CASE("defaults come from the table") {
 
   // No arguments at all gives the same.
   CHECK(Config({}) == c);
+}
+
+// The engine and the table cannot disagree: a plain EngineOptions (what the
+// engine's tests and offline tools start from) is pccheckd's default engine.
+TEST_CASE("the engine's own defaults are the table's") {
+  auto d = DefaultDaemonConfig();
+  INFO(d.status().ToString());
+  REQUIRE(d.ok());
+  const EngineOptions& table = d->engine;
+  const EngineOptions plain;
+  CHECK(plain.pool_bytes == table.pool_bytes);
+  CHECK(plain.chunk_bytes == table.chunk_bytes);
+  CHECK(plain.writers == table.writers);
+  CHECK(plain.max_inflight == table.max_inflight);
+  CHECK(plain.policy == table.policy);
+  CHECK(plain.direct_io == table.direct_io);
+  CHECK(plain.keep_resident == table.keep_resident);
+  CHECK(plain.keep_every == table.keep_every);
+  // Rows with a fixed default document the value itself, as --help shows it.
+  for (const Setting& s : AllSettings()) {
+    CAPTURE(s.key);
+    CHECK((s.default_rule == nullptr) == (s.computed_default == nullptr));
+    if (s.default_rule == nullptr) CHECK(DocumentedDefault(s) == DefaultText(s));
+  }
+  CHECK(DocumentedDefault(*FindSetting("pool")) == "4GiB");
+  CHECK(DocumentedDefault(*FindSetting("chunk")) == "64MiB");
+  CHECK(DocumentedDefault(*FindSetting("socket-mode")) == "0660");
+  CHECK(FindSetting("no-such-key") == nullptr);
+}
+
+TEST_CASE("the status document's config holds every setting of the table") {
+  const DaemonConfig c = Config({"--allow-group", "0", "--socket-mode", "0640", "--pool", "1GiB",
+                                 "--keep-resident", "false", "--log-level", "debug"});
+  auto doc = ParseJson(ConfigJson(c));
+  INFO(ConfigJson(c));
+  REQUIRE(doc.ok());
+  CHECK(doc->members().size() == AllSettings().size());
+  for (const Setting& s : AllSettings()) {
+    std::string key = s.field;
+    if (key.rfind("engine.", 0) == 0) key = key.substr(7);
+    CAPTURE(s.key, key);
+    CHECK(doc->Find(key) != nullptr);
+  }
+  const JsonValue& j = *doc;
+  CHECK(j["root"].AsString() == c.engine.root);
+  CHECK(j["socket"].AsString() == c.socket);
+  CHECK(j["pool_bytes"].AsUint() == (1ull << 30));
+  CHECK(j["chunk_bytes"].AsUint() == (64ull << 20));
+  CHECK(j["writers"].AsInt() == 4);
+  CHECK(j["max_inflight"].AsInt() == 2);
+  CHECK(j["policy"].AsString() == "block");
+  CHECK(j["direct_io"].type() == JsonValue::Type::kBool);
+  CHECK(j["direct_io"].AsBool());
+  CHECK(j["keep_resident"].type() == JsonValue::Type::kBool);
+  CHECK_FALSE(j["keep_resident"].AsBool(true));
+  CHECK(j["keep_every"].AsUint(7) == 0);
+  CHECK(j["socket_mode"].AsString() == "0640");
+  REQUIRE(j["allow_uids"].items().size() == 1);
+  CHECK(j["allow_uids"].items()[0].AsUint() == geteuid());
+  REQUIRE(j["allow_gids"].items().size() == 1);
+  CHECK(j["allow_gids"].items()[0].AsUint(9) == 0);
+  CHECK(j["blob_slot_bytes"].AsUint() == (16ull << 20));
+  CHECK(j["log_level"].AsString() == "debug");
+  CHECK(j["shutdown_timeout_s"].AsUint() == 30);
 }
 
 TEST_CASE("flags set every setting") {
@@ -292,12 +356,11 @@ TEST_CASE("unknown flags, keys and files are refused") {
   CHECK((two.find("root") != std::string::npos || two.find("/b") != std::string::npos));
   testing::TempDir dir;
   const std::string unknown = WriteFile(dir, "u.toml", "pools = \"1G\"\n");
-  CHECK(
-      Error({"--config", unknown}) ==
-      "config file " + unknown +
-          ": unknown key 'pools'; the keys are root, pool, chunk, "
-          "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
-          "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
+  CHECK(Error({"--config", unknown}) ==
+        "config file " + unknown +
+            ": unknown key 'pools'; the keys are root, pool, chunk, "
+            "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
+            "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));
@@ -381,7 +444,7 @@ TEST_CASE("docs/settings.md is generated from the table") {
 
   const std::string path = std::string(PCCHECK_SOURCE_DIR) + "/docs/settings.md";
   const bool current = testing::ReadTextFile(path) == SettingsMarkdown();
-  INFO(path << " is out of date with the settings table in daemon/config/settings.cc. "
+  INFO(path << " is out of date with the settings table in daemon/config/settings_table.cc. "
                "Regenerate it: build/daemon/pccheckd --help-settings-markdown > docs/settings.md "
                "(or build/tests/config/pccheck-settings-doc > docs/settings.md)");
   CHECK(current);

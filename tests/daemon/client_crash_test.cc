@@ -21,11 +21,11 @@ namespace {
 // Polls the daemon's status (backing off from 5 to 100 ms) until `done`
 // holds for it or timeout_ms passes; returns the last document.
 template <typename Done>
-cli::JsonValue PollStatus(const Daemon& daemon, int timeout_ms, Done done, bool* met) {
+JsonValue PollStatus(const Daemon& daemon, int timeout_ms, Done done, bool* met) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto pause = std::chrono::milliseconds(5);
   for (;;) {
-    cli::JsonValue doc = daemon.Status();
+    JsonValue doc = daemon.Status();
     if (done(doc)) {
       *met = true;
       return doc;
@@ -39,7 +39,7 @@ cli::JsonValue PollStatus(const Daemon& daemon, int timeout_ms, Done done, bool*
   }
 }
 
-bool HasSession(const cli::JsonValue& status, const std::string& job) {
+bool HasSession(const JsonValue& status, const std::string& job) {
   for (const auto& s : status["sessions"].items()) {
     if (s["job"].AsString() == job) return true;
   }
@@ -112,11 +112,9 @@ TEST_CASE(
   REQUIRE((*other)->client().Wait((*other)->Step(2).value(), 30'000).ToString() == "Ok");
 
   bool settled = false;
-  cli::JsonValue status = PollStatus(
+  JsonValue status = PollStatus(
       daemon, 30'000,
-      [](const cli::JsonValue& s) {
-        return s["inflight"].items().empty() && !HasSession(s, "victim");
-      },
+      [](const JsonValue& s) { return s["inflight"].items().empty() && !HasSession(s, "victim"); },
       &settled);
   INFO(daemon.Log());
   REQUIRE(settled);

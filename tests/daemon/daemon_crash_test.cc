@@ -29,7 +29,7 @@ uint64_t LatestInStore(const std::string& root, const std::string& job) {
   CliRun list = RunPccheck({"list", "--root", root, "--json"});
   INFO(list.out << list.err);
   REQUIRE(list.exit_code == 0);
-  auto doc = cli::ParseJson(list.out);
+  auto doc = ParseJson(list.out);
   REQUIRE(doc.ok());
   uint64_t latest = 0;
   for (const auto& c : doc->items()) {

@@ -183,11 +183,11 @@ std::string Daemon::Log() const {
   return log_;
 }
 
-cli::JsonValue Daemon::Status() const {
+JsonValue Daemon::Status() const {
   auto json = QueryStatusJson(socket_);
   INFO(Log());
   REQUIRE(json.status().ToString() == "Ok");
-  auto doc = cli::ParseJson(*json);
+  auto doc = ParseJson(*json);
   INFO(*json);
   REQUIRE(doc.ok());
   return std::move(doc).value();

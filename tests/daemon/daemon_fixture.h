@@ -48,7 +48,7 @@ class Daemon {
   std::string Log() const;
 
   // The status document, parsed; fails the test when the daemon does not answer.
-  cli::JsonValue Status() const;
+  JsonValue Status() const;
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }

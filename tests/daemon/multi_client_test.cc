@@ -110,7 +110,7 @@ TEST_CASE("pccheck status shows a running daemon, readable and as JSON", "[daemo
   CliRun json = RunPccheck({"status", "--socket", daemon.socket(), "--json"});
   INFO(json.err);
   REQUIRE(json.exit_code == 0);
-  auto doc = cli::ParseJson(json.out);
+  auto doc = ParseJson(json.out);
   REQUIRE(doc.ok());
   REQUIRE((*doc)["sessions"].items().size() == 1);
   CHECK((*doc)["sessions"].items()[0]["job"].AsString() == "statusjob");
@@ -156,7 +156,7 @@ TEST_CASE("pccheck bench --socket drives a daemon with several client processes"
       CHECK(Contains(last_line, " rank="));
     }
   }
-  auto doc = cli::ParseJson(last_line);
+  auto doc = ParseJson(last_line);
   REQUIRE(doc.ok());
   // Each save commits, or is abandoned because a newer one of its rank
   // committed first (newest wins); the newest of each rank always commits.

@@ -26,23 +26,23 @@ TEST_CASE("status reports each session's device and the recent write and copy ra
   CliRun json = RunPccheck({"status", "--socket", daemon.socket(), "--json"});
   INFO(json.out << json.err);
   REQUIRE(json.exit_code == 0);
-  auto doc = cli::ParseJson(json.out);
+  auto doc = ParseJson(json.out);
   REQUIRE(doc.ok());
-  const cli::JsonValue& d = *doc;
+  const JsonValue& d = *doc;
 
   // The fields scripts depend on are all there, with their types.
   CHECK(!d["version"].AsString().empty());
-  CHECK(d["uptime_s"].type() == cli::JsonValue::Type::kNumber);
+  CHECK(d["uptime_s"].type() == JsonValue::Type::kNumber);
   CHECK(d["config"].is_object());
   CHECK(d["sessions"].is_array());
   CHECK(d["inflight"].is_array());
   CHECK(d["pool_bytes_total"].AsUint() == 16u << 20);
-  CHECK(d["pool_bytes_free"].type() == cli::JsonValue::Type::kNumber);
+  CHECK(d["pool_bytes_free"].type() == JsonValue::Type::kNumber);
   CHECK(d["recent_errors"].is_array());
 
   // A trainer with host-memory tensors (shared memory and staged).
   REQUIRE(d["sessions"].items().size() == 1);
-  const cli::JsonValue& s = d["sessions"].items()[0];
+  const JsonValue& s = d["sessions"].items()[0];
   CHECK(s["job"].AsString() == "ratesjob");
   CHECK(s["device"].AsString() == "host");
   CHECK(s["devices"].is_array());
@@ -50,10 +50,10 @@ TEST_CASE("status reports each session's device and the recent write and copy ra
 
   // The save's bytes were copied and written moments ago, inside the ten
   // seconds the rates cover whenever the daemon itself is younger than that.
-  const cli::JsonValue& write = d["write_gbps_recent"];
-  const cli::JsonValue& copy = d["copy_gbps_recent"];
-  REQUIRE(write.type() == cli::JsonValue::Type::kNumber);
-  REQUIRE(copy.type() == cli::JsonValue::Type::kNumber);
+  const JsonValue& write = d["write_gbps_recent"];
+  const JsonValue& copy = d["copy_gbps_recent"];
+  REQUIRE(write.type() == JsonValue::Type::kNumber);
+  REQUIRE(copy.type() == JsonValue::Type::kNumber);
   CHECK(write.AsDouble() >= 0);
   CHECK(copy.AsDouble() >= 0);
   if (d["uptime_s"].AsInt() < 8) {

@@ -21,9 +21,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-cli::JsonValue Json(const CliRun& run) {
+JsonValue Json(const CliRun& run) {
   INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  auto doc = cli::ParseJson(run.out);
+  auto doc = ParseJson(run.out);
   REQUIRE(doc.ok());
   return std::move(doc).value();
 }
@@ -44,7 +44,7 @@ struct Steps {
   uint64_t latest = 0;
 };
 
-Steps StepsOf(const cli::JsonValue& list) {
+Steps StepsOf(const JsonValue& list) {
   Steps s;
   for (const auto& c : list.items()) {
     CHECK(c["job"].AsString() == "keep");
@@ -119,7 +119,7 @@ TEST_CASE("list, verify and prune ask the daemon that owns the store", "[daemon]
   CHECK(Contains(verify.out, "1 of 1 checkpoints verify"));
   CHECK(daemon.WaitForLog("verify request for job keep rank 0 step 9", 10'000));
   CliRun all = RunPccheck({"verify", "--socket", daemon.socket(), "--all", "--json"});
-  cli::JsonValue doc = Json(all);
+  JsonValue doc = Json(all);
   CHECK(all.exit_code == 0);
   CHECK(doc["ok"].AsBool());
   CHECK(doc["daemon"].AsString() == daemon.socket());
@@ -142,7 +142,7 @@ TEST_CASE("list, verify and prune ask the daemon that owns the store", "[daemon]
   CHECK(StepsOf(Json(RunPccheck({"list", "--socket", daemon.socket(), "--json"}))).kept.size() ==
         3);
   CliRun prune = RunPccheck({"prune", "--root", daemon.root(), "--keep", "1", "--json"});
-  cli::JsonValue pruned = Json(prune);
+  JsonValue pruned = Json(prune);
   CHECK(prune.exit_code == 0);
   CHECK(pruned["count"].AsUint() == 2);
   CHECK(pruned["removed"].items().size() == 2);
@@ -211,7 +211,7 @@ TEST_CASE("bench --keep-every keeps; list, verify and prune read a store without
   CHECK(latest.exit_code == 0);
   CHECK(Contains(latest.out, "1 of 1 checkpoints verify"));
   CliRun all = RunPccheck({"verify", "--root", root, "--all", "--json"});
-  cli::JsonValue doc = Json(all);
+  JsonValue doc = Json(all);
   CHECK(all.exit_code == 0);
   CHECK(doc["verified"].AsUint() == 3);
   CHECK(doc["daemon"].AsString().empty());

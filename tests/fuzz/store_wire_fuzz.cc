@@ -62,7 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 // Valid encodings for fuzz_driver.cc to mutate; libFuzzer builds ignore it.
 std::vector<std::string> FuzzSeeds() {
   return {
-      Seed(kStoreListedT, Encode(StoreListed{"{\"root\": \"/s\", \"checkpoints\": []}"})),
+      Seed(kStoreListedT, Encode(StoreListed{"/s", {}})),
+      Seed(kStoreListedT,
+           Encode(StoreListed{"/var/lib/pccheck",
+                              {{"gpt2", 0, 1000, 2, 1 << 30, 1700000000, true, false, "committed"},
+                               {"gpt2", 0, 500, 0, 4096, 1690000000, false, true, "committed"},
+                               {"", 1, 0, 1, 0, -1, false, false, "damaged: no manifest"}}})),
       Seed(kVerifyT, Encode(Verify{"job", 2, 40})),
       Seed(kVerifyProgressT, Encode(VerifyProgress{1 << 20})),
       Seed(kVerifiedT, Encode(Verified{0, "", 1 << 20})),

@@ -122,7 +122,7 @@ class Bench {
     }
     std::string errors = "[";
     for (size_t i = 0; i < errors_.size(); ++i) {
-      errors += (i ? ", " : "") + cli::JsonString(errors_[i]);
+      errors += (i ? ", " : "") + JsonString(errors_[i]);
     }
     out_.Raw("errors", errors + "]");
     std::printf("%s\n", out_.str().c_str());
@@ -357,7 +357,7 @@ class Bench {
 
   const uint64_t bytes_;
   TempDir dir_;
-  cli::JsonObject out_;
+  JsonObject out_;
   std::vector<std::string> errors_;
   cudaStream_t stream_ = nullptr, work_stream_ = nullptr;
   std::unique_ptr<PinnedBuffer> pinned_;
@@ -374,13 +374,13 @@ class Bench {
 int main() {
   std::string why;
   if (!pccheck::testing::CudaUsable(&why)) {
-    std::printf("{\"error\": %s}\n", pccheck::cli::JsonString("no CUDA device: " + why).c_str());
+    std::printf("{\"error\": %s}\n", pccheck::JsonString("no CUDA device: " + why).c_str());
     return 77;
   }
   try {
     return pccheck::testing::Bench().Run();
   } catch (const std::exception& e) {
-    std::printf("{\"error\": %s}\n", pccheck::cli::JsonString(e.what()).c_str());
+    std::printf("{\"error\": %s}\n", pccheck::JsonString(e.what()).c_str());
     return 1;
   }
 }

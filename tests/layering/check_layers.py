@@ -31,7 +31,7 @@ FLOORS = {
     'gpu': ('daemon/gpu/fake_gpu.cc', 'gpu/gpu.h', ['cuda_api', 'base']),
     'engine': ('daemon/engine/engine.cc', 'engine/engine.h',
                ['store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),
-    'config': ('daemon/config/settings.cc', 'config/settings.h',
+    'config': ('daemon/config/settings_table.cc', 'config/settings.h',
                ['engine', 'store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),
     'report': ('daemon/report/status_json.cc', 'report/status_json.h',
                ['engine', 'store', 'gpu', 'cuda_api', 'io', 'proto', 'base']),

@@ -86,6 +86,8 @@ TEST_CASE("wire: every socket message round trips", "[proto]") {
   RequireRoundTrip(Welcome{}, DecodeWelcome);
   RequireRoundTrip(Welcome{kProtocolVersion, 1, 2, 3, 4, 5, 6, 7, "v"}, DecodeWelcome);
   RequireRoundTrip(ErrorReply{static_cast<uint32_t>(Code::kInternal), "boom"}, DecodeErrorReply);
+  RequireRoundTrip(ErrorReply{static_cast<uint32_t>(Code::kTimeout), "timed out"},
+                   DecodeErrorReply);
   RequireRoundTrip(ErrorReply{1, std::string(kMaxStringBytes, 'x')}, DecodeErrorReply);
   RequireRoundTrip(AllocArena{}, DecodeAllocArena);
   RequireRoundTrip(Arena{~0u, kMax64}, DecodeArena);
@@ -407,7 +409,7 @@ TEST_CASE("ring messages: magic, version, type and fields are checked", "[proto]
   completion_fails(done, 42, 1, 1, "non-zero padding");
   RingBytes failed = EncodedCompletion({RingType::kFailed, 1, 2, 1, "x"});
   completion_fails(failed, 24, 0, 4, "code 0 does not fit type 4");
-  completion_fails(failed, 24, 11, 4, "code 11 does not fit type 4");
+  completion_fails(failed, 24, 12, 4, "code 12 does not fit type 4");
 }
 
 TEST_CASE("ring messages: no single-byte change goes unnoticed", "[proto]") {

@@ -301,7 +301,7 @@ TEST_CASE("gpu session: status names the session's GPU and a save waiting for it
           "[server][gpu]") {
   InProcessDaemon daemon;
   auto status = [&] {
-    auto doc = cli::ParseJson(daemon.server->StatusJson());
+    auto doc = ParseJson(daemon.server->StatusJson());
     REQUIRE(doc.ok());
     return std::move(doc).value();
   };

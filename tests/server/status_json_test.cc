@@ -45,7 +45,7 @@ TEST_CASE("status names where each session's tensors live and each save's stage"
   v.stats.bytes_copied = 77;
   v.stats.recent_errors = {"IoError: boom"};
 
-  auto doc = cli::ParseJson(RenderStatusJson(v));
+  auto doc = ParseJson(RenderStatusJson(v));
   REQUIRE(doc.ok());
   const auto& d = *doc;
   const auto& s = d["sessions"].items();

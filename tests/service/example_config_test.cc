@@ -19,7 +19,7 @@ TEST_CASE("scripts/pccheckd.example.toml is current with the settings table") {
   root.allow_uids = {0};
   const std::string path = std::string(PCCHECK_SOURCE_DIR) + "/scripts/pccheckd.example.toml";
   const bool current = testing::ReadTextFile(path) == PrintConfig(root);
-  INFO(path << " is out of date with the settings table in daemon/config/settings.cc. "
+  INFO(path << " is out of date with the settings table in daemon/config/settings_table.cc. "
                "Regenerate it as root: build/daemon/pccheckd --print-config > "
                "scripts/pccheckd.example.toml");
   CHECK(current);

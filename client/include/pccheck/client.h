@@ -31,8 +31,12 @@ struct ClientOptions {
   uint32_t rank = 0;
 };
 
-// The path pccheckd listens on by default for this user.
+// The path pccheckd listens on by default for this user: $PCCHECK_SOCKET when
+// set, else the daemon's own default (the same rule as its `socket` setting).
 std::string DefaultSocketPath();
+// pccheckd's default store directory for this user (its `root` setting's
+// rule); "" when no home directory can be found.
+std::string DefaultStoreRootPath();
 
 // A tensor in the trainer's memory. `data` may point anywhere: memory from
 // AllocateShared() is snapshotted with no copy by the trainer; any other

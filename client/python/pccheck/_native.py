@@ -7,8 +7,14 @@ The library is looked for, in order:
   3. a meson build tree: $PCCHECK_BUILD_DIR/client/, then <repo>/build/client/
      relative to this source file;
   4. the system loader (libpccheck.so.0).
-Functions missing from the library found (the GPU calls and the offline
-reader are optional) raise PccheckError only when called.
+The library found must export every function marked required below and be
+of this package's version (pccheck_version() == pccheck._version.version());
+otherwise loading fails with PccheckError naming what is missing or both
+versions. Optional functions missing from it (the GPU calls and the offline
+reader) raise PccheckError only when called.
+
+PROTOTYPES mirrors pccheck.h; tests/python/test_header.py checks the two
+against each other.
 """
 import ctypes
 import os
@@ -16,6 +22,7 @@ import threading
 from ctypes import (POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint32,
                     c_uint64, c_void_p)
 
+from . import _version
 from .errors import EUNAVAILABLE, PccheckError, error_for
 
 _ERR = POINTER(c_void_p)  # char** errptr, kept as void* so it can be freed
@@ -59,6 +66,8 @@ PROTOTYPES = {
     "pccheck_status_json": (c_int, [c_char_p, POINTER(c_void_p), _ERR], True),
     "pccheck_free": (None, [c_void_p], True),
     "pccheck_version": (c_char_p, [], True),
+    "pccheck_default_socket_path": (c_int, [POINTER(c_void_p), _ERR], True),
+    "pccheck_default_root": (c_int, [POINTER(c_void_p), _ERR], True),
 }
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -97,18 +106,38 @@ def _load():
                        "to the path of libpccheck.so")
 
 
+def checked(lib, path, expected_version=None):
+    """`lib` (a ctypes library loaded from `path`) with its prototypes
+    declared, once it exports every required function and is of
+    `expected_version` (default: this package's); PccheckError otherwise."""
+    missing = [name for name, (_, _, required) in PROTOTYPES.items()
+               if required and getattr(lib, name, None) is None]
+    if missing:
+        raise PccheckError(EUNAVAILABLE, "%s is not a usable libpccheck: it lacks %s. Point "
+                           "PCCHECK_LIB at the libpccheck.so built with this package (meson "
+                           "setup build && ninja -C build)" % (path, ", ".join(missing)))
+    for name, (restype, argtypes, _) in PROTOTYPES.items():
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = restype
+            f.argtypes = argtypes
+    want = expected_version or _version.version()
+    have = (lib.pccheck_version() or b"").decode("utf-8", errors="replace")
+    if have != want:
+        raise PccheckError(EUNAVAILABLE, "%s is libpccheck %s, but this pccheck package is "
+                           "version %s and needs the same: install the matching libpccheck, or "
+                           "point PCCHECK_LIB at it" % (path, have, want))
+    return lib
+
+
 def library():
-    """The loaded library with its prototypes declared (loaded once)."""
+    """The loaded library with its prototypes declared (loaded and checked
+    once)."""
     global _lib, _lib_path
     with _lock:
         if _lib is None:
             lib, path = _load()
-            for name, (restype, argtypes, _) in PROTOTYPES.items():
-                f = getattr(lib, name, None)
-                if f is not None:
-                    f.restype = restype
-                    f.argtypes = argtypes
-            _lib, _lib_path = lib, path
+            _lib, _lib_path = checked(lib, path), path
         return _lib
 
 
@@ -169,3 +198,10 @@ def take_bytes(ptr, n):
 
 def version():
     return library().pccheck_version().decode()
+
+
+def take_path(name):
+    """The malloc()ed path a pccheck_default_* function `name` returns, as str."""
+    out = c_void_p()
+    call(name, ctypes.byref(out))
+    return take_string(out.value)

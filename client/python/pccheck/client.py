@@ -156,6 +156,13 @@ class Client:
         return restored.value, _native.take_bytes(blob.value, blob_len.value)
 
 
+def default_socket():
+    """The socket a Client connects to when given none: $PCCHECK_SOCKET, else
+    pccheckd's default for this user (its `socket` setting), as libpccheck
+    derives it."""
+    return _native.take_path("pccheck_default_socket_path")
+
+
 def connect(job, rank=0, socket=None):
     """A new Client (same as Client(job, rank, socket))."""
     return Client(job, rank, socket)

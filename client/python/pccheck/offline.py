@@ -8,7 +8,6 @@ chunk and never changes the store).
     model.load_state_dict(pccheck.load_model_state(root, "gpt2", step=1000))
 """
 import ctypes
-import os
 from ctypes import POINTER, byref, c_char_p, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _native, blob, dtypes
@@ -19,11 +18,9 @@ __all__ = ["default_root", "read", "load", "load_model_state"]
 
 
 def default_root():
-    """pccheckd's default store root for this user (see docs/settings.md)."""
-    if os.geteuid() == 0:
-        return "/var/lib/pccheck"
-    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(state, "pccheck")
+    """pccheckd's default store root for this user (its `root` setting, see
+    docs/settings.md), as libpccheck derives it."""
+    return _native.take_path("pccheck_default_root")
 
 
 def _tensor(name, dtype, shape, data, nbytes):

@@ -25,13 +25,26 @@
 
 namespace pccheck::wire {
 
-// kStoreListed: {"root": "<the daemon's store>", "checkpoints": [{job, rank,
-// step, slot, bytes, state, wall_time, latest, kept}, ...]}; at most
-// kMaxJsonBytes.
+// kStoreListed: the daemon's store and every checkpoint in it (ring slots and
+// kept), as the engine lists them. `pccheck list --json` renders it.
 struct StoreListed {
-  std::string json;
+  struct Entry {
+    std::string job;  // at most kMaxNameBytes
+    uint32_t rank = 0;
+    uint64_t step = 0;  // 0 for a damaged ring slot
+    uint32_t slot = 0;  // the ring slot; 0 and meaningless when kept
+    uint64_t bytes = 0;
+    int64_t wall_time = 0;  // seconds since the epoch
+    bool latest = false;
+    bool kept = false;
+    std::string state;  // "committed", "damaged: <why>"; at most kMaxStringBytes
+    bool operator==(const Entry&) const = default;
+  };
+  std::string root;                // the store directory; at most kMaxStringBytes
+  std::vector<Entry> checkpoints;  // at most kMaxListedCheckpoints
   bool operator==(const StoreListed&) const = default;
 };
+inline constexpr uint32_t kMaxListedCheckpoints = 1u << 20;
 
 // kVerify: re-read one checkpoint (ring slot or kept) and check every chunk.
 struct Verify {
@@ -81,10 +94,12 @@ struct Pruned {
 };
 
 // Layouts (little-endian; a string is a u32 length and its bytes):
-//   StoreListed     string json
+//   StoreListed     string root, u32 count, count x (string job, u32 rank,
+//                   u64 step, u32 slot, u64 bytes, i64 wall_time, u8 latest,
+//                   u8 kept, string state)
 //   Verify          string job, u32 rank, u64 step
 //   VerifyProgress  u64 bytes
-//   Verified        u32 code (<= kInternal), string message, u64 bytes
+//   Verified        u32 code (<= kLastCode), string message, u64 bytes
 //   Prune           u32 keep, u8 has_job, [string job], u8 has_rank,
 //                   [u32 rank], u8 dry_run
 //   Pruned          u8 dry_run, u32 count, count x (string job, u32 rank,

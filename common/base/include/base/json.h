@@ -1,6 +1,11 @@
-// Just enough JSON for the CLI's --json output, with no dependency: one flat
-// object per call site, or an array of them. Keys are written as given (they
-// are literals in our code); string values are escaped.
+// pccheck's JSON, with no dependency: this writer and its reader
+// (base/json_parse.h) are the one JSON module of the daemon, the CLI and the
+// tests. JSON is only ever an edge format: the status document, `--json`
+// output, export indexes; messages on the socket are binary (proto/).
+//
+// Writing builds text directly: JsonObject field by field, JsonArray item by
+// item, each value either a scalar (escaped here) or JSON already rendered.
+// Keys are written as given (they are literals in our code).
 #pragma once
 
 #include <cmath>
@@ -8,9 +13,10 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-namespace pccheck::cli {
+namespace pccheck {
 
 // `s` as a quoted JSON string: escapes quotes, backslashes and control bytes.
 // Bytes >= 0x80 pass through (UTF-8 stays UTF-8).
@@ -53,6 +59,31 @@ inline std::string JsonShape(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
+// Builds [item, ...] item by item; `separator` goes between items (", ", or
+// ",\n " for one item per line).
+class JsonArray {
+ public:
+  explicit JsonArray(std::string separator = ", ") : separator_(std::move(separator)) {}
+  JsonArray& Add(std::string_view s) { return Raw(JsonString(s)); }
+  JsonArray& Add(int64_t v) { return Raw(std::to_string(v)); }
+  JsonArray& Add(uint64_t v) { return Raw(std::to_string(v)); }
+  JsonArray& Add(uint32_t v) { return Raw(std::to_string(v)); }
+  JsonArray& Add(int v) { return Raw(std::to_string(v)); }
+  // `json` must already be valid JSON.
+  JsonArray& Raw(std::string_view json) {
+    if (!empty_) body_ += separator_;
+    body_ += json;
+    empty_ = false;
+    return *this;
+  }
+  std::string str() const { return "[" + body_ + "]"; }
+
+ private:
+  std::string separator_;
+  std::string body_;
+  bool empty_ = true;
+};
+
 // Builds {"key": value, ...} field by field.
 class JsonObject {
  public:
@@ -85,4 +116,4 @@ class JsonObject {
   std::string body_;
 };
 
-}  // namespace pccheck::cli
+}  // namespace pccheck

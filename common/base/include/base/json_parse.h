@@ -1,5 +1,6 @@
-// Just enough JSON reading for the CLI: pccheckd's status document, to show it
-// to people. The writer is json.h; this is its reader, with no dependency.
+// The reader of pccheck's JSON module (the writer is base/json.h): the CLI
+// reads pccheckd's status document with it to show it to people, the tests
+// read every --json output. No dependency.
 //
 // ParseJson accepts RFC 8259 JSON (objects, arrays, strings with every escape
 // including surrogate pairs, numbers, true, false, null) and nothing else:
@@ -20,7 +21,7 @@
 
 #include "base/status.h"
 
-namespace pccheck::cli {
+namespace pccheck {
 
 inline constexpr int kMaxJsonDepth = 128;
 
@@ -72,4 +73,4 @@ class JsonValue {
 // was expected there on malformed input.
 Result<JsonValue> ParseJson(std::string_view text);
 
-}  // namespace pccheck::cli
+}  // namespace pccheck

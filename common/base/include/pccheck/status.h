@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,7 +25,14 @@ enum class Code {
   kUnavailable = 8,      // the peer (daemon, GPU, driver) is not there
   kPermissionDenied = 9,
   kInternal = 10,
+  kTimeout = 11,  // a wait ran out; what was waited for may still complete later
 };
+
+// The highest code: decoders of codes received from a peer refuse larger ones.
+inline constexpr Code kLastCode = Code::kTimeout;
+
+// Whether `code` (as carried on the wire) names a Code, kOk included.
+constexpr bool IsKnownCode(uint32_t code) { return code <= static_cast<uint32_t>(kLastCode); }
 
 const char* CodeName(Code code);
 
@@ -44,6 +52,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status Timeout(std::string m) { return {Code::kTimeout, std::move(m)}; }
 
   // Turns an errno value into a status; `what` names the call and the path.
   static Status FromErrno(int err, const std::string& what);

@@ -1,8 +1,13 @@
 // pccheckd's settings: the one table that declares each of them (config key,
 // flag, type, default, unit, meaning, the DaemonConfig field it sets), and what
 // is built from it: the command line and config-file parser, `--help`,
-// `--print-config` and docs/settings.md. Add a setting here and in the table in
-// settings.cc; nothing else lists them.
+// `--print-config`, docs/settings.md and the status document's "config". Add a
+// setting to DaemonConfig (or EngineOptions) and a row to the table in
+// settings_table.cc; nothing else lists them.
+//
+// Files: settings_table.cc (the rows), setting_values.* (value parsers and
+// formatters), settings_parse.cc (command line, config file, checks),
+// settings_render.cc (everything written from the table).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -17,6 +23,9 @@
 
 namespace pccheck {
 
+// A plain DaemonConfig holds every default that does not depend on who runs
+// the daemon (the table reads them from here and from EngineOptions); root,
+// socket and allow_uids are filled by DefaultDaemonConfig().
 struct DaemonConfig {
   EngineOptions engine;  // root, pool_bytes, chunk_bytes, writers, max_inflight, policy, direct_io
   std::string socket;    // absolute path of the Unix socket clients connect to
@@ -42,13 +51,17 @@ struct Setting {
   const char* key;   // config-file key: `pool = "8GiB"`
   const char* flag;  // command-line flag, always "--" + key: `--pool 8GiB`
   SettingType type;
-  const char* value_name;    // placeholder in --help: SIZE, N, PATH, block|skip
-  const char* default_text;  // the default as documented (a rule where it depends on the user)
-  const char* unit;          // "bytes", "seconds", ... or "" when none applies
-  const char* meaning;       // one line, what it does and why to change it
-  const char* field;         // the DaemonConfig field it sets: "engine.pool_bytes"
-  // Where the default depends on who runs the daemon: computes it as text.
-  // nullptr when default_text is the value itself.
+  const char* value_name;  // placeholder in --help: SIZE, N, PATH, block|skip
+  // Where the default depends on the user: its rule as documented. nullptr
+  // otherwise: the default is format(DaemonConfig{}).
+  const char* default_rule;
+  const char* unit;     // "bytes", "seconds", ... or "" when none applies
+  const char* meaning;  // one line, what it does and why to change it
+  // The DaemonConfig field it sets: "engine.pool_bytes". Without the struct
+  // ("pool_bytes") it is the setting's name in the status document.
+  const char* field;
+  // Where the default depends on who runs the daemon: computes it as text
+  // ("" when none can be found). nullptr exactly when default_rule is.
   std::string (*computed_default)();
   // Parses text as this setting and stores it in *c. Checks this value alone
   // (cross-checks happen after all are set). On failure leaves *c unchanged
@@ -61,8 +74,14 @@ struct Setting {
 // The table, in the order help, --print-config and the docs list them.
 std::span<const Setting> AllSettings();
 
+// The row for config key `key`, or nullptr.
+const Setting* FindSetting(std::string_view key);
+
 // The default of s for this process (its effective uid and environment).
 std::string DefaultText(const Setting& s);
+// The default as documented: the rule where it depends on the user, else the
+// value ("" for an empty list).
+std::string DocumentedDefault(const Setting& s);
 
 // Every setting at its default for this process. Fails (naming the key) only
 // where no default can be found, e.g. root when neither $XDG_STATE_HOME nor
@@ -98,5 +117,11 @@ std::string FlagsFor(const DaemonConfig& c, const std::vector<std::string>& keys
 
 // docs/settings.md's content, generated from the table.
 std::string SettingsMarkdown();
+
+// The status document's "config" object: every setting, named by its field
+// (Setting::field without "engine."), valued by type: sizes and integers as
+// numbers, booleans as booleans, uid and gid lists as arrays of numbers,
+// paths, words and the octal socket mode as strings.
+std::string ConfigJson(const DaemonConfig& c);
 
 }  // namespace pccheck

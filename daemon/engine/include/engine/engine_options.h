@@ -1,5 +1,9 @@
-// The engine's settings. Their keys, flags, defaults and meanings for users
-// are declared once in config/settings.h; this struct is what the engine reads.
+// The engine's settings. Their keys, flags and meanings for users are declared
+// once in the settings table (config/settings.h); this struct is what the
+// engine reads. Its initializers are the settings' defaults: the table has no
+// numbers of its own but renders these (a plain EngineOptions is pccheckd's
+// default engine, root aside), so the engine cannot default differently from
+// what --help and docs/settings.md say.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +24,8 @@ Result<Policy> ParsePolicy(const std::string& s);
 
 struct EngineOptions {
   std::string root;                    // the store directory
-  uint64_t pool_bytes = 1ull << 30;    // page-locked host memory for all saves
-  uint64_t chunk_bytes = 16ull << 20;  // pipeline unit; a multiple of 4096
+  uint64_t pool_bytes = 4ull << 30;    // page-locked host memory for all saves
+  uint64_t chunk_bytes = 64ull << 20;  // pipeline unit; a multiple of 4096
   int writers = 4;                     // writer (and restore reader) threads
   int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
   Policy policy = Policy::kBlock;

@@ -1,11 +1,11 @@
-#include "report/store_json.h"
+#include "cli/checkpoint_json.h"
 
 #include "base/json.h"
 
-namespace pccheck {
+namespace pccheck::cli {
 
 std::string CheckpointJson(const CheckpointInfo& c) {
-  cli::JsonObject o;
+  JsonObject o;
   o.Add("job", c.job).Add("rank", c.rank).Add("step", c.step);
   if (c.kept) {
     o.Raw("slot", "null");
@@ -22,16 +22,23 @@ std::string CheckpointJson(const CheckpointInfo& c) {
 
 std::string CheckpointArrayJson(const std::vector<CheckpointInfo>& list,
                                 const std::string& separator) {
-  std::string out = "[";
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (i > 0) out += separator;
-    out += CheckpointJson(list[i]);
-  }
-  return out + "]";
+  JsonArray out(separator);
+  for (const CheckpointInfo& c : list) out.Raw(CheckpointJson(c));
+  return out.str();
 }
 
-std::string StoreListJson(const std::string& root, const std::vector<CheckpointInfo>& list) {
-  return cli::JsonObject().Add("root", root).Raw("checkpoints", CheckpointArrayJson(list)).str();
+CheckpointInfo FromWire(const wire::StoreListed::Entry& e) {
+  CheckpointInfo c;
+  c.job = e.job;
+  c.rank = e.rank;
+  c.step = e.step;
+  c.slot = e.slot;
+  c.bytes = e.bytes;
+  c.wall_time = e.wall_time;
+  c.latest = e.latest;
+  c.kept = e.kept;
+  c.state = e.state;
+  return c;
 }
 
-}  // namespace pccheck
+}  // namespace pccheck::cli
