@@ -268,8 +268,9 @@ TEST_CASE("wire: values that make no sense are rejected", "[proto]") {
 
   CHECK(
       Mentions(DecodeErrorReply(Encode(ErrorReply{0, "ok?"})).status(), "code 0 is not a failure"));
+  // One past the last code (kTimeout, 11) is unknown.
   CHECK(
-      Mentions(DecodeErrorReply(Encode(ErrorReply{11, ""})).status(), "code 11 is not a failure"));
+      Mentions(DecodeErrorReply(Encode(ErrorReply{12, ""})).status(), "code 12 is not a failure"));
   CHECK(Mentions(DecodeRestored(Encode(Restored{1, "", 0, "tape", {}})).status(),
                  "source 'tape' is neither"));
   CHECK(Mentions(DecodeListReply(Encode(ListReply{{{1, 1, 1, true}, {2, 2, 2, true}}})).status(),

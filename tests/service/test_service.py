@@ -175,7 +175,11 @@ def test_trainer_examples_build_and_run():
     assert blocks["c"] and blocks["cpp"] and blocks["python"], \
         "docs/trainers.md lost its C, C++ or Python example"
     work = tempfile.mkdtemp(prefix="pcc-doc-")
-    include = os.path.join(SOURCE, "client", "include")
+    # The public headers in the source tree: pccheck.h and pccheck/client.h,
+    # and pccheck/status.h with the codes every floor speaks (common/base).
+    # `meson install` puts them side by side under include/.
+    includes = ["-I" + os.path.join(SOURCE, "client", "include"),
+                "-I" + os.path.join(SOURCE, "common", "base", "include")]
     libdir = os.path.join(BUILD, "client")
     programs = []
     for lang, compiler, flags in (("c", "cc", ["-std=c11"]), ("cpp", "c++", ["-std=c++20"])):
@@ -186,7 +190,7 @@ def test_trainer_examples_build_and_run():
             with open(src, "w") as f:
                 f.write(code)
             exe = src + ".bin"
-            r = _run([compiler] + flags + ["-Wall", "-Wextra", "-Werror", "-I", include, src,
+            r = _run([compiler] + flags + ["-Wall", "-Wextra", "-Werror"] + includes + [src,
                                            "-L", libdir, "-Wl,-rpath," + libdir, "-lpccheck",
                                            "-o", exe])
             assert r.returncode == 0, "the %s example %d of docs/trainers.md does not build:\n%s" \
