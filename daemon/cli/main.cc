@@ -124,20 +124,25 @@ std::string Default(uint64_t v) { return Default(std::to_string(v)); }
 CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   const BenchOptions d;
   CLI::App* cmd = AddCommand(
-      app, "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate",
+      app, "bench", "Measure checkpoint throughput against the disk's write ceiling",
       "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
-      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
-      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
-      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
-      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
-      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
-      "refused where a pccheckd or another bench is writing.\n\n"
+      "prints `committed step=K` the moment each one commits; then measures the disk's write\n"
+      "ceiling in the same directory: as many bytes written with 1, 2, 4 and 8 parallel\n"
+      "O_DIRECT streams (a file each) in blocks of the chunk size, into fresh files and again\n"
+      "over the written blocks; the best rate is the ceiling. That writes 8 x the bytes\n"
+      "persisted, one stream count at a time (their size in free space at once). Summary:\n"
+      "persist GB/s (checkpoint bytes / time until the last commit), the ceiling, which\n"
+      "stream count reached it, and their ratio (raw_sweep in --json has every point).\n"
+      "--raw-only measures the ceiling alone, for SIZE x COUNT bytes. Steps continue after\n"
+      "the store's latest, so a bench can be rerun on the same store, also after being\n"
+      "killed. It holds the store's lock while it runs: it is refused where a pccheckd or\n"
+      "another bench is writing.\n\n"
       "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
       "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
       "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
       "clients) is printed as each commits. Persist GB/s is all clients' bytes / time until\n"
       "the last commit. The summary adds the p50 and p99 of the time each save() call held\n"
-      "its caller (save_hold_us_p50, save_hold_us_p99). The raw write test goes to the\n"
+      "its caller (save_hold_us_p50, save_hold_us_p99). The ceiling test goes to the\n"
       "daemon's store directory (from its status), so run it on the daemon's machine.\n",
       {"pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3",
        "pccheck bench --socket /run/pccheck/pccheckd.sock --size 1G --count 8 \\",
@@ -150,7 +155,7 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   CLI::Option* socket =
       cmd->add_option("--socket", o->socket,
                       "Instead of --root: drive the pccheckd listening here, as its clients "
-                      "(run on the daemon's machine: the raw write test uses its store)")
+                      "(run on the daemon's machine: the ceiling test uses its store)")
           ->type_name("PATH")
           ->excludes(root);
   cmd->add_option(
@@ -179,8 +184,7 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->transform(SizeValidator())
       ->excludes(socket)
       ->type_name("SIZE");
-  cmd->add_option("--writers", o->writers,
-                  "Writer threads, also used for the raw write test" + Default(d.writers))
+  cmd->add_option("--writers", o->writers, "Writer threads" + Default(d.writers))
       ->check(CLI::Range(1, 256))
       ->excludes(socket)
       ->type_name("N");
@@ -203,6 +207,10 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->excludes(socket)
       ->type_name("K");
   cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
+  cmd->add_flag("--raw-only", o->raw_only,
+                "Save nothing: measure only the disk's write ceiling in --root, for SIZE x "
+                "COUNT bytes in --chunk blocks")
+      ->excludes(socket);
   return cmd;
 }
 
