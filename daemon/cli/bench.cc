@@ -1,4 +1,6 @@
-// `pccheck bench`: checkpoint throughput against the disk's raw write rate.
+// `pccheck bench`: checkpoint throughput against the disk's write ceiling
+// (io/disk_ceiling.h: the best of 1, 2, 4 and 8 parallel O_DIRECT streams at
+// the engine's chunk size, over at least as many bytes as were persisted).
 
 #include <unistd.h>
 
@@ -16,16 +18,14 @@
 #include "cli/commands.h"
 #include "cli/commit_reporter.h"
 #include "cli/option_kinds.h"
-#include "cli/raw_write.h"
 #include "cli/subcommand.h"
 #include "engine/engine.h"
+#include "io/disk_ceiling.h"
 #include "io/store_lock.h"
 
 namespace pccheck::cli {
 
 namespace {
-
-constexpr uint64_t kRawCapBytes = 8ull << 30;
 
 // The engine's view of the bench tensors over `data`.
 std::vector<TensorSource> Sources(const uint8_t* data, uint64_t size) {
@@ -69,6 +69,55 @@ std::string ProfileJson(const EngineProfile& p, int writers) {
       .str();
 }
 
+// The ceiling of `dir` for `bytes` in blocks of `block`, with progress on stderr.
+Result<WriteCeiling> MeasureCeiling(FileSystem* fs, const std::string& dir, uint64_t bytes,
+                                    uint64_t block) {
+  std::fprintf(stderr,
+               "bench: measuring the disk's write ceiling in %s: %s with 1, 2, 4 and 8 parallel "
+               "O_DIRECT streams in %s blocks, fresh and rewritten...\n",
+               dir.c_str(), FormatSize(bytes).c_str(), FormatSize(block).c_str());
+  return MeasureWriteCeiling(fs, dir, bytes, block);
+}
+
+void PrintCeiling(const WriteCeiling& c) {
+  const CeilingBest best = c.best(), fresh = c.fresh(), rewrite = c.rewrite();
+  std::printf(
+      "ceiling   %.3f GB/s  %d streams won: %s of %s writes in %s blocks, 1/2/4/8 streams\n",
+      best.gbps, best.streams, FormatSize(c.bytes).c_str(),
+      c.direct ? "O_DIRECT" : "buffered (O_DIRECT refused here)",
+      FormatSize(c.block_bytes).c_str());
+  std::printf("          fresh files %.3f GB/s (%d streams), rewritten %.3f GB/s (%d streams)\n",
+              fresh.gbps, fresh.streams, rewrite.gbps, rewrite.streams);
+}
+
+// --raw-only: the ceiling alone, for size x count bytes.
+int RunCeilingOnly(const BenchOptions& o) {
+  std::unique_ptr<FileSystem> fs = NewPosixFileSystem();
+  if (Status s = fs->CreateDirs(o.root); !s.ok()) {
+    std::fprintf(stderr, "pccheck bench: cannot create the directory: %s\n", s.ToString().c_str());
+    return kExitFailed;
+  }
+  auto lock = StoreLock::TryAcquire(o.root, StoreLockHolder{::getpid(), "", "pccheck bench"});
+  if (!lock.ok()) {
+    std::fprintf(stderr, "pccheck bench: %s\n", lock.status().message().c_str());
+    return kExitFailed;
+  }
+  auto raw = MeasureCeiling(fs.get(), o.root, o.size * o.count, o.chunk);
+  if (!raw.ok()) {
+    std::fprintf(stderr, "pccheck bench: %s\n", raw.status().ToString().c_str());
+    return kExitFailed;
+  }
+  if (o.json) {
+    JsonObject j;
+    j.Add("raw_direct_gbps", raw->best().gbps);
+    std::printf("%s\n", AddWriteCeilingFields(j, *raw).str().c_str());
+  } else {
+    PrintCeiling(*raw);
+  }
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk) {
@@ -79,6 +128,7 @@ uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk) {
 }
 
 int RunBench(const BenchOptions& o) {
+  if (o.raw_only) return RunCeilingOnly(o);
   EngineOptions eo;
   eo.root = o.root;
   eo.chunk_bytes = o.chunk;
@@ -152,11 +202,9 @@ int RunBench(const BenchOptions& o) {
   engine->Shutdown();
   engine.reset();
 
-  // The reference: plain parallel O_DIRECT writes of as many bytes, same directory.
+  // The reference: the disk's ceiling for as many bytes, same directory.
   const uint64_t persisted = counts.committed * o.size;
-  std::fprintf(stderr, "bench: measuring the raw O_DIRECT write rate of %s...\n", o.root.c_str());
-  auto raw = MeasureRawWrite(fs.get(), o.root, std::min(std::max(persisted, o.size), kRawCapBytes),
-                             o.writers);
+  auto raw = MeasureCeiling(fs.get(), o.root, std::max(persisted, o.size), eo.chunk_bytes);
   if (!raw.ok()) {
     std::fprintf(stderr, "pccheck bench: %s\n", raw.status().ToString().c_str());
     return kExitFailed;
@@ -164,13 +212,17 @@ int RunBench(const BenchOptions& o) {
 
   const double seconds = counts.last_commit_seconds;
   const double persist_gbps = Gbps(persisted, seconds);
-  const double raw_gbps = raw->gbps();
-  const double ratio = raw_gbps > 0 ? persist_gbps / raw_gbps : 0;
+  const double raw_gbps = raw->best().gbps;
+  auto ratio = [persist_gbps](double reference) {
+    return reference > 0 ? persist_gbps / reference : 0;
+  };
   if (o.json) {
     JsonObject j;
     j.Add("persist_gbps", persist_gbps)
         .Add("raw_direct_gbps", raw_gbps)
-        .Add("ratio", ratio)
+        .Add("ratio", ratio(raw_gbps))
+        .Add("ratio_fresh", ratio(raw->fresh().gbps))
+        .Add("ratio_rewrite", ratio(raw->rewrite().gbps))
         .Add("checkpoints", counts.committed)
         .Add("superseded", counts.superseded)
         .Add("failed", counts.failed)
@@ -183,21 +235,19 @@ int RunBench(const BenchOptions& o) {
         .Add("writers", eo.writers)
         .Add("inflight", eo.max_inflight)
         .Add("keep_every", eo.keep_every);
-    AddRawWriteFields(j, *raw)
+    AddWriteCeilingFields(j, *raw)
         .Add("gpu", gpu_description)
         .Raw("profile", ProfileJson(profile, eo.writers));
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf(
         "persist   %.3f GB/s  %llu checkpoints, %s, %.2f s until the last commit\n"
-        "raw       %.3f GB/s  %s of %d-thread %s writes in 16 MiB blocks, %.2f s\n"
-        "ratio     %.2f       (persist / raw; 1.00 means checkpointing at the disk's speed)\n"
+        "ratio     %.2f       (persist / ceiling; 1.00 means checkpointing at the disk's speed)\n"
         "settings  chunk %s, pool %s, %d writers, %d in flight\n",
         persist_gbps, static_cast<unsigned long long>(counts.committed),
-        FormatSize(persisted).c_str(), seconds, raw_gbps, FormatSize(raw->bytes).c_str(), o.writers,
-        raw->direct ? "O_DIRECT" : "buffered (O_DIRECT refused here)", raw->seconds, ratio,
-        FormatSize(eo.chunk_bytes).c_str(), FormatSize(eo.pool_bytes).c_str(), eo.writers,
-        eo.max_inflight);
+        FormatSize(persisted).c_str(), seconds, ratio(raw_gbps), FormatSize(eo.chunk_bytes).c_str(),
+        FormatSize(eo.pool_bytes).c_str(), eo.writers, eo.max_inflight);
+    PrintCeiling(*raw);
     if (counts.superseded > 0) {
       std::printf("note      %llu older checkpoints were superseded by newer ones in flight\n",
                   static_cast<unsigned long long>(counts.superseded));
@@ -217,20 +267,25 @@ int RunBench(const BenchOptions& o) {
 CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   const BenchOptions d;
   CLI::App* cmd = AddCommand(
-      app, "bench", "Measure checkpoint throughput against the disk's raw O_DIRECT write rate",
+      app, "bench", "Measure checkpoint throughput against the disk's write ceiling",
       "Saves COUNT checkpoints of SIZE random bytes through the engine as fast as it goes and\n"
-      "prints `committed step=K` the moment each one commits; then writes as many bytes (up to\n"
-      "8 GiB) with plain parallel O_DIRECT writes in 16 MiB blocks to the same directory.\n"
-      "Summary: persist GB/s (checkpoint bytes / time until the last commit), raw GB/s and\n"
-      "their ratio. Steps continue after the store's latest, so a bench can be rerun on the\n"
-      "same store, also after being killed. It holds the store's lock while it runs: it is\n"
-      "refused where a pccheckd or another bench is writing.\n\n"
+      "prints `committed step=K` the moment each one commits; then measures the disk's write\n"
+      "ceiling in the same directory: as many bytes written with 1, 2, 4 and 8 parallel\n"
+      "O_DIRECT streams (a file each) in blocks of the chunk size, into fresh files and again\n"
+      "over the written blocks; the best rate is the ceiling. That writes 8 x the bytes\n"
+      "persisted, one stream count at a time (their size in free space at once). Summary:\n"
+      "persist GB/s (checkpoint bytes / time until the last commit), the ceiling, which\n"
+      "stream count reached it, and their ratio (raw_sweep in --json has every point).\n"
+      "--raw-only measures the ceiling alone, for SIZE x COUNT bytes. Steps continue after\n"
+      "the store's latest, so a bench can be rerun on the same store, also after being\n"
+      "killed. It holds the store's lock while it runs: it is refused where a pccheckd or\n"
+      "another bench is writing.\n\n"
       "With --socket PATH it measures a running pccheckd instead: --clients processes connect\n"
       "through libpccheck (ranks R..R+N-1 of --job), each saves COUNT checkpoints of SIZE\n"
       "random bytes from shared memory, and `committed step=K` (` rank=R` with several\n"
       "clients) is printed as each commits. Persist GB/s is all clients' bytes / time until\n"
       "the last commit. The summary adds the p50 and p99 of the time each save() call held\n"
-      "its caller (save_hold_us_p50, save_hold_us_p99). The raw write test goes to the\n"
+      "its caller (save_hold_us_p50, save_hold_us_p99). The ceiling test goes to the\n"
       "daemon's store directory (from its status), so run it on the daemon's machine.\n",
       {"pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3",
        "pccheck bench --socket /run/pccheck/pccheckd.sock --size 1G --count 8 \\",
@@ -243,7 +298,7 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
   CLI::Option* socket =
       cmd->add_option("--socket", o->socket,
                       "Instead of --root: drive the pccheckd listening here, as its clients "
-                      "(run on the daemon's machine: the raw write test uses its store)")
+                      "(run on the daemon's machine: the ceiling test uses its store)")
           ->type_name("PATH")
           ->excludes(root);
   cmd->add_option(
@@ -272,8 +327,7 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->transform(SizeValidator())
       ->excludes(socket)
       ->type_name("SIZE");
-  cmd->add_option("--writers", o->writers,
-                  "Writer threads, also used for the raw write test" + Default(d.writers))
+  cmd->add_option("--writers", o->writers, "Writer threads" + Default(d.writers))
       ->check(CLI::Range(1, 256))
       ->excludes(socket)
       ->type_name("N");
@@ -296,6 +350,10 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->excludes(socket)
       ->type_name("K");
   cmd->add_flag("--json", o->json, "Print the summary as one JSON object (GB = 1e9 bytes)");
+  cmd->add_flag("--raw-only", o->raw_only,
+                "Save nothing: measure only the disk's write ceiling in --root, for SIZE x "
+                "COUNT bytes in --chunk blocks")
+      ->excludes(socket);
   return cmd;
 }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/crc32c.h"
-#include "cli/raw_write.h"
+#include "io/raw_write.h"
 
 namespace pccheck::cli {
 

@@ -6,13 +6,16 @@
 //              timed on the trainer's stream / a plain cudaMemcpyAsync into
 //              cudaHostAlloc'd memory of the same size        (goal >= 0.90)
 //   persist    the daemon's sustained write rate over several checkpoints /
-//              raw parallel O_DIRECT writes (daemon/cli/raw_write.h)
+//              the disk's write ceiling for as many bytes: the best of 1, 2,
+//              4 and 8 parallel O_DIRECT streams at the daemon's chunk size,
+//              fresh files and rewritten (io/disk_ceiling.h)      (<= 1.0)
 //   save       the trainer's CPU time in save(), p50 and p99  (goal <= 100 us)
 //   hold       how long before_update holds the trainer's stream when the
 //              update comes right after the save (CUDA events around the
 //              wait); staging mode: / a plain device-to-device copy (goal <= 1.2)
-//   restore    restore from disk / raw parallel O_DIRECT read of the same
-//              bytes                                          (goal >= 0.85)
+//   restore    restore from disk / the disk's read ceiling for the same
+//              bytes: the best of 1, 2, 4 and 8 parallel O_DIRECT streams
+//              reading the slot's data file            (goal >= 0.85, <= 1.0)
 //   contexts   trainer work (device-to-device copies: no kernels) timed alone,
 //              while the daemon copies the checkpoint in its own context,
 //              and while the trainer's own context copies it instead
@@ -33,9 +36,9 @@
 
 #include "base/json.h"
 #include "bench_measures.h"
-#include "cli/raw_write.h"
 #include "cuda_testing.h"
 #include "gpu_daemon.h"
+#include "io/disk_ceiling.h"
 #include "pccheck/client.h"
 #include "test_util.h"
 
@@ -44,7 +47,8 @@ namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kGiB = 1ull << 30;
-constexpr int kRounds = 4;  // timed rounds after one warm-up
+constexpr int kRounds = 4;                      // timed rounds after one warm-up
+constexpr uint64_t kChunk = 16 * (1ull << 20);  // the daemon's chunk, the ceilings' block
 
 void Progress(const std::string& what) {
   std::fprintf(stderr, "gpu_bench: %s\n", what.c_str());
@@ -172,6 +176,7 @@ class Bench {
 
   void StartDaemon() {
     GpuDaemonFlags flags;
+    flags.chunk = std::to_string(kChunk / kMiB) + "MiB";
     flags.pool = std::to_string((bytes_ + kGiB) / kMiB) + "MiB";  // a whole checkpoint fits
     daemon_ = std::make_unique<GpuDaemon>(dir_.path(), flags);
     const double start = NowSeconds();
@@ -238,12 +243,20 @@ class Bench {
     Drain();
     const double seconds = NowSeconds() - start;
     const double persist = static_cast<double>(kSaves * model_->bytes()) / seconds / 1e9;
+    Progress("measuring the disk's write ceiling (1, 2, 4, 8 streams, fresh and rewritten)");
     auto fs = NewPosixFileSystem();
-    auto raw = Ok(cli::MeasureRawWrite(fs.get(), dir_.path(), model_->bytes(), 4), "raw write");
+    auto raw = Ok(MeasureWriteCeiling(fs.get(), dir_.path(), kSaves * model_->bytes(), kChunk),
+                  "write ceiling");
+    JsonObject ceiling;
+    AddWriteCeilingFields(ceiling, raw);
     out_.Add("persist_gbps", persist)
-        .Add("raw_write_gbps", raw.gbps())
+        .Add("raw_write_gbps", raw.best().gbps)
+        .Add("raw_write_streams", raw.best().streams)
         .Add("raw_write_direct", raw.direct)
-        .Add("persist_ratio", persist / raw.gbps());
+        .Add("persist_ratio", persist / raw.best().gbps)
+        .Add("persist_ratio_fresh", persist / raw.fresh().gbps)
+        .Add("persist_ratio_rewrite", persist / raw.rewrite().gbps)
+        .Raw("write_ceiling", ceiling.str());
   }
 
   // The newest commit is still in the daemon's pool (read from memory); an
@@ -270,14 +283,19 @@ class Bench {
       if (e.name.ends_with(".data")) data = rank_dir + "/" + e.name;
     }
     if (data.empty()) throw std::runtime_error("no slot data file in " + rank_dir);
-    auto raw = Ok(MeasureRawRead(fs.get(), data, 4), "raw read");
+    Progress("measuring the disk's read ceiling (1, 2, 4, 8 streams)");
+    auto raw = Ok(MeasureReadCeiling(fs.get(), {data}, kChunk), "read ceiling");
+    JsonObject ceiling;
+    AddReadCeilingFields(ceiling, raw);
     out_.Add("restore_newest_gbps", bytes / memory_s / 1e9)
         .Add("restore_newest_source", newest.source)
         .Add("restore_gbps", bytes / seconds / 1e9)
         .Add("restore_source", info.source)
-        .Add("raw_read_gbps", raw.gbps())
+        .Add("raw_read_gbps", raw.best().gbps)
+        .Add("raw_read_streams", raw.best().streams)
         .Add("raw_read_direct", raw.direct)
-        .Add("restore_ratio", bytes / seconds / 1e9 / raw.gbps());
+        .Add("restore_ratio", bytes / seconds / 1e9 / raw.best().gbps)
+        .Raw("read_ceiling", ceiling.str());
   }
 
   void SaveCpu() {

@@ -26,12 +26,13 @@ struct BenchOptions {
   int inflight = 2;              // checkpoints in flight at once (per client)
   bool inflight_given = false;   // with socket: false means the daemon's max_inflight
   uint64_t chunk = 16ull << 20;  // pipeline chunk, a multiple of 4 KiB
-  int writers = 4;               // writer threads (and raw-write threads)
+  int writers = 4;               // writer threads
   uint64_t pool = 0;             // pinned pool bytes; 0: DefaultBenchPool()
   std::string job = "bench";
   uint32_t rank = 0;
   uint64_t keep_every = 0;  // retention: keep steps that are multiples of this; 0: off
   bool json = false;
+  bool raw_only = false;  // offline: measure only the disk's write ceiling, size x count bytes
 };
 
 // Enough pool for every in-flight checkpoint, capped at 2 GiB, never below two
@@ -39,8 +40,10 @@ struct BenchOptions {
 uint64_t DefaultBenchPool(uint64_t size, int inflight, uint64_t chunk);
 
 // Saves `count` checkpoints of `size` random bytes through the engine, printing
-// "committed step=K" on stdout the moment each commits, then measures the raw
-// O_DIRECT write rate of the same directory and prints a summary.
+// "committed step=K" on stdout the moment each commits, then measures the
+// disk's write ceiling (io/disk_ceiling.h) in the same directory for as many
+// bytes, at the engine's chunk size, and prints a summary. With raw_only, only
+// the ceiling, for size x count bytes.
 int RunBench(const BenchOptions& options);
 
 // The same measurement through a running pccheckd (options.socket), as its

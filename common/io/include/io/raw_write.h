@@ -1,6 +1,6 @@
-// The reference for `pccheck bench` and what `pccheck tune` sweeps: how fast
-// this directory's disk takes plain parallel O_DIRECT writes, with no
-// checkpoint logic on top.
+// What `pccheck tune` sweeps: how fast this directory's disk takes plain
+// parallel O_DIRECT writes into one file, with no checkpoint logic on top.
+// (The reference that benches compare against is io/disk_ceiling.h.)
 #pragma once
 
 #include <cstdint>
@@ -8,37 +8,12 @@
 #include <memory>
 #include <string>
 
-#include "base/json.h"
 #include "base/status.h"
 #include "io/file_system.h"
 
-namespace pccheck::cli {
+namespace pccheck {
 
 inline constexpr uint64_t kRawBlockBytes = 16ull << 20;
-
-struct RawWriteResult {
-  uint64_t bytes = 0;          // written and synced
-  double seconds = 0;          // first write to the end of fdatasync, the faster of two passes
-  double fresh_seconds = 0;    // the pass into freshly allocated blocks
-  double rewrite_seconds = 0;  // the pass over the blocks the first one wrote
-  bool direct = false;         // false where the file system refused O_DIRECT (tmpfs)
-  double gbps() const { return Rate(seconds); }
-  double fresh_gbps() const { return Rate(fresh_seconds); }
-  double rewrite_gbps() const { return Rate(rewrite_seconds); }
-  double Rate(double s) const { return s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0; }
-};
-
-// Adds raw_bytes, raw_seconds, raw_o_direct, raw_fresh_gbps and
-// raw_rewrite_gbps to a bench summary; returns j.
-JsonObject& AddRawWriteFields(JsonObject& j, const RawWriteResult& r);
-
-// Writes `bytes` (rounded up to 4 KiB) of random data to a scratch file in
-// `dir`, preallocated with fallocate, in blocks of kRawBlockBytes taken by
-// `writers` threads, then fdatasyncs it; twice (fresh blocks, then rewritten
-// ones), reporting the faster pass. The file is removed before return,
-// on failure too.
-Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, uint64_t bytes,
-                                       int writers);
 
 // A scratch file for timing raw writes again and again with different
 // thread counts and block sizes (the tune sweep). Its name starts with a dot
@@ -88,4 +63,4 @@ class RawWriteFile {
   uint64_t block_bytes_ = 0;
 };
 
-}  // namespace pccheck::cli
+}  // namespace pccheck

@@ -1,4 +1,4 @@
-#include "cli/raw_write.h"
+#include "io/raw_write.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace pccheck::cli {
+namespace pccheck {
 
 namespace {
 
@@ -104,40 +104,4 @@ Status RawWriteFile::Close() {
   return fs_->Remove(path_);
 }
 
-JsonObject& AddRawWriteFields(JsonObject& j, const RawWriteResult& r) {
-  return j.Add("raw_bytes", r.bytes)
-      .Add("raw_seconds", r.seconds)
-      .Add("raw_o_direct", r.direct)
-      .Add("raw_fresh_gbps", r.fresh_gbps())
-      .Add("raw_rewrite_gbps", r.rewrite_gbps());
-}
-
-Result<RawWriteResult> MeasureRawWrite(FileSystem* fs, const std::string& dir, uint64_t bytes,
-                                       int writers) {
-  const uint64_t total = AlignUp(std::max<uint64_t>(bytes, 1), kDirectAlign);
-  auto file = RawWriteFile::Create(fs, dir, total);
-  if (!file.ok()) return file.status().Annotate("raw write test in " + dir);
-  RawWriteFile& f = **file;
-
-  RawWriteResult result;
-  result.direct = f.direct();
-  result.bytes = total;
-  // Two passes: into freshly allocated blocks, then over written ones. Some
-  // disks (thin-provisioned virtual disks) take the second much faster, and
-  // the engine's slots are rewritten in steady state, so the faster pass is
-  // the honest reference.
-  Status s;
-  for (int pass = 0; pass < 2 && s.ok(); ++pass) {
-    auto secs = f.Pass(0, total, writers, kRawBlockBytes);
-    s = secs.status();
-    if (!s.ok()) break;
-    (pass == 0 ? result.fresh_seconds : result.rewrite_seconds) = *secs;
-    if (pass == 0 || *secs < result.seconds) result.seconds = *secs;
-  }
-  Status removed = f.Close();
-  PCC_RETURN_IF_ERROR(s.Annotate("raw write test on " + f.path()));
-  PCC_RETURN_IF_ERROR(removed.Annotate("removing the raw write test file"));
-  return result;
-}
-
-}  // namespace pccheck::cli
+}  // namespace pccheck
