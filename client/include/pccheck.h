@@ -38,7 +38,10 @@ enum {
   PCCHECK_PENDING = 0,
   PCCHECK_SNAPSHOT_DONE = 1,
   PCCHECK_COMMITTED = 2,
-  PCCHECK_FAILED = 3
+  PCCHECK_FAILED = 3,
+  /* superseded by a newer snapshot before its writing began (policy
+   * coalesce): ended, never written, not an error */
+  PCCHECK_COALESCED = 4
 };
 
 typedef struct pccheck_client pccheck_client;
@@ -53,9 +56,8 @@ int pccheck_alloc_shared(pccheck_client* c, uint64_t bytes, void** out, char** e
 /* Registers n tensors. dtypes are strings such as "float32"; shapes[i] has
  * ndims[i] entries. */
 int pccheck_register(pccheck_client* c, size_t n, const char* const* names,
-                     const char* const* dtypes, const int64_t* const* shapes,
-                     const uint32_t* ndims, void* const* data, const uint64_t* bytes,
-                     char** errptr);
+                     const char* const* dtypes, const int64_t* const* shapes, const uint32_t* ndims,
+                     void* const* data, const uint64_t* bytes, char** errptr);
 
 /* Like pccheck_register, with devices[i] the CUDA device of data[i] (-1 for
  * host memory). GPU tensors are exported to the daemon through CUDA IPC
@@ -107,6 +109,12 @@ int pccheck_before_update(pccheck_client* c, int timeout_ms, char** errptr);
 int pccheck_wait(pccheck_client* c, uint64_t ticket, int timeout_ms, char** errptr);
 int pccheck_wait_all(pccheck_client* c, int timeout_ms, char** errptr);
 int pccheck_poll(pccheck_client* c, uint64_t ticket, int* state, char** errptr);
+/* Waits until the newest save requested so far is durable (committed). */
+int pccheck_wait_durable(pccheck_client* c, int timeout_ms, char** errptr);
+/* The newest step whose snapshot is complete (in the daemon's memory or on
+ * disk) and the newest durable one; *has_* is 0 when there is none. */
+int pccheck_progress(pccheck_client* c, int* has_snapshot, uint64_t* snapshot_step,
+                     int* has_durable, uint64_t* durable_step, char** errptr);
 
 /* *has_step is 0 when nothing is committed. */
 int pccheck_latest_step(pccheck_client* c, int* has_step, uint64_t* step, char** errptr);
@@ -118,8 +126,8 @@ int pccheck_restore(pccheck_client* c, int64_t step, uint64_t* restored_step, ch
 
 /* Lists committed checkpoints: arrays of *n entries, malloc()ed, freed with
  * pccheck_free. */
-int pccheck_list(pccheck_client* c, size_t* n, uint64_t** steps, uint64_t** bytes,
-                 int** latest, char** errptr);
+int pccheck_list(pccheck_client* c, size_t* n, uint64_t** steps, uint64_t** bytes, int** latest,
+                 char** errptr);
 
 /* The daemon's status as a JSON string (malloc()ed). */
 int pccheck_status_json(const char* socket, char** json, char** errptr);

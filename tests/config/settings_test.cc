@@ -75,10 +75,9 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
     CHECK(std::string(s.meaning).size() > 10);
     CHECK(std::string(s.field).size() > 0);
   }
-  for (const char* key :
-       {"root", "socket", "socket-mode", "pool", "chunk", "writers", "max-inflight", "policy",
-        "allow-uid", "allow-group", "blob-slot", "log-level", "shutdown-timeout", "direct-io",
-        "keep-every"}) {
+  for (const char* key : {"root", "socket", "socket-mode", "pool", "chunk", "writers",
+                          "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot",
+                          "log-level", "shutdown-timeout", "direct-io", "keep-every"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
@@ -108,7 +107,7 @@ TEST_CASE("defaults come from the table") {
   CHECK(c.engine.chunk_bytes == (64ull << 20));
   CHECK(c.engine.writers == 4);
   CHECK(c.engine.max_inflight == 2);
-  CHECK(c.engine.policy == Policy::kBlock);
+  CHECK(c.engine.policy == Policy::kCoalesce);  // the memory tier is the default
   CHECK(c.engine.direct_io);
   CHECK(c.socket_mode == 0660);
   CHECK(c.allow_uids == std::vector<uint32_t>{static_cast<uint32_t>(geteuid())});
@@ -274,7 +273,7 @@ TEST_CASE("the messages say what is wrong and what is accepted") {
   CHECK(Error({"--pool", "12QB"}).find("'12QB'") != std::string::npos);
   CHECK(Error({"--pool", "12QB"}).find("64M") != std::string::npos);
   CHECK(Error({"--writers", "300"}) == "writers: 300 is not in 1..256");
-  CHECK(Error({"--policy", "wait"}) == "policy: 'wait' is not one of block, skip");
+  CHECK(Error({"--policy", "wait"}) == "policy: 'wait' is not one of coalesce, block, skip");
   CHECK(Error({"--chunk", "10000"}).find("multiple of 4 KiB") != std::string::npos);
 }
 
@@ -292,12 +291,11 @@ TEST_CASE("unknown flags, keys and files are refused") {
   CHECK((two.find("root") != std::string::npos || two.find("/b") != std::string::npos));
   testing::TempDir dir;
   const std::string unknown = WriteFile(dir, "u.toml", "pools = \"1G\"\n");
-  CHECK(
-      Error({"--config", unknown}) ==
-      "config file " + unknown +
-          ": unknown key 'pools'; the keys are root, pool, chunk, "
-          "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
-          "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
+  CHECK(Error({"--config", unknown}) ==
+        "config file " + unknown +
+            ": unknown key 'pools'; the keys are root, pool, chunk, "
+            "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
+            "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));
