@@ -26,6 +26,7 @@ constexpr const char* kExamples = R"(Examples:
   pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3
   pccheck bench --root /tmp/store --size 8M --count 3 --chunk 1M --json
   pccheck bench --socket /run/pccheck/pccheckd.sock --size 256M --count 8 --clients 4
+  pccheck bench --socket /run/pccheck/pccheckd.sock --size 512M --count 40 --every-ms 100
   pccheck status
   pccheck status --json --watch 2
   pccheck list --root /mnt/nvme/ckpt
@@ -159,6 +160,12 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->check(CLI::Range(1, 256))
       ->needs(socket)
       ->type_name("N");
+  cmd->add_option("--every-ms", o->every_ms,
+                  "With --socket: one trainer-shaped client that alternates MS ms of simulated "
+                  "work (a sleep) with a save and a before_update, timing how long each held it")
+      ->needs(socket)
+      ->check(PositiveValidator())
+      ->type_name("MS");
   cmd->add_option("--size", o->size, "Bytes per checkpoint, split into ~8 tensors of uneven sizes")
       ->required()
       ->transform(SizeValidator())
@@ -437,6 +444,7 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     bench.inflight_given = bench_cmd->count("--inflight") > 0;
+    if (bench.every_ms > 0) return RunTrainerBench(bench);
     return bench.socket.empty() ? RunBench(bench) : RunDaemonBench(bench);
   }
   if (*status_cmd) return RunStatus(status);

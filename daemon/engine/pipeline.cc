@@ -47,8 +47,10 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
     });
   }
   threads_.emplace_back([this, w = watch("commit thread")]() mutable { CommitLoop(std::move(w)); });
-  threads_.emplace_back(
-      [this, w = watch("checksum thread")]() mutable { ChecksumLoop(std::move(w)); });
+  if (options_.policy == Policy::kCoalesce) {  // the memory tier's stage
+    threads_.emplace_back(
+        [this, w = watch("checksum thread")]() mutable { ChecksumLoop(std::move(w)); });
+  }
 }
 
 Pipeline::~Pipeline() { Stop(0); }
