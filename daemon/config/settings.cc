@@ -272,7 +272,8 @@ const Setting kSettings[] = {
     {"policy", "--policy", SettingType::kEnum, "coalesce|block|skip", "coalesce", "",
      "When checkpoints come faster than the disk writes them: coalesce (each snapshot is taken "
      "into the pinned pool at copy speed; the disk always persists the newest one and older "
-     "waiting ones end coalesced, so training never waits for the disk), block (every save is "
+     "waiting ones end coalesced, so training never waits for the disk when the pool holds two "
+     "snapshots per rank), block (every save is "
      "persisted; the trainer waits at its next optimizer step for pool memory and slots) or "
      "skip (a save the pool cannot take whole now fails at once and training never waits)",
      "engine.policy", nullptr,

@@ -186,14 +186,13 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   if (chunks > 0 && chunks <= pool_->chunk_count()) {
     if (policy == Policy::kCoalesce) pipeline_->Supersede(store);
     if (!pool_->TryReserve(chunks)) {
-      if (policy != Policy::kBlock) {
+      if (policy == Policy::kSkip) {
         pipeline_->RecordSkipped(store);
         return Status::Busy(
             what + " skipped: the pinned pool cannot take its " + std::to_string(bytes) +
             " bytes whole now (" + std::to_string(pool_->free_count() * pool_->chunk_bytes()) +
             " bytes free of " + std::to_string(pool_->chunk_count() * pool_->chunk_bytes()) +
-            "); raise --pool (two snapshots let one wait while one is written) or checkpoint "
-            "less often");
+            "); raise --pool or checkpoint less often");
       }
       if (!pool_->Reserve(chunks, [this] { return closing_.load(); })) {
         return Status::Unavailable("the engine is shutting down");
@@ -207,7 +206,9 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   ckpt->request = std::move(request);
   if (!ckpt->gated) {
     // Memory-tier saves take their slot when their write turn comes.
-    Status s = pipeline_->PrepareSlot(*ckpt, policy);
+    // A snapshot larger than the pool streams, as with `block`.
+    Status s =
+        pipeline_->PrepareSlot(*ckpt, policy == Policy::kSkip ? Policy::kSkip : Policy::kBlock);
     if (!s.ok()) {
       if (ckpt->reserved) pool_->Unreserve(chunks);
       const Code code = s.code();

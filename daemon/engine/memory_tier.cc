@@ -56,9 +56,20 @@ void Pipeline::DropWaiting(const std::shared_ptr<Checkpoint>& ckpt) {
     auto it = tiers_.find(ckpt->store);
     if (it != tiers_.end()) std::erase(it->second.pending, ckpt);
     parked.swap(ckpt->parked);
+    // Its chunks still queued for the checksum thread need no checksum now:
+    // taken here, so reclaiming them never waits behind other snapshots.
+    for (auto t = check_queue_.begin(); t != check_queue_.end();) {
+      if (t->ckpt == ckpt) {
+        parked.push_back(std::move(*t));
+        t = check_queue_.erase(t);
+      } else {
+        ++t;
+      }
+    }
     tier_cv_.notify_all();
   }
   for (ChunkTask& t : parked) {
+    AwaitCopy(t);  // a queued device copy must land before its chunk is reused
     pool_->Release(t.buf);
     ChunkFinished(ckpt, 1);
   }

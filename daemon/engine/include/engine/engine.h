@@ -253,9 +253,9 @@ class Engine {
   // `coalesce` first dropping snapshots of this job/rank that it supersedes
   // and whose writing has not begun). Fails fast when the request is
   // malformed, when the step is not newer than the committed latest, or with
-  // kBusy (counted skipped) when `skip` or `coalesce` finds the pool unable to
-  // take the snapshot whole, or `skip` finds max_inflight saves in flight.
-  // With `block` it waits for pool memory and for a slot. A snapshot larger
+  // kBusy (counted skipped) when `skip` finds the pool unable to take the
+  // snapshot whole or max_inflight saves in flight. `block` and `coalesce`
+  // wait for pool memory (before the copy); `block` also for a slot. A snapshot larger
   // than the whole pool streams through it (block, coalesce; skip refuses it):
   // it is persisted chunk by chunk and is no recovery point until committed.
   Result<std::shared_ptr<SaveHandle>> Save(SaveRequest request);

@@ -16,7 +16,8 @@ enum class Policy {
   // memory at copy speed; the writers persist the newest complete snapshot of
   // each job and rank, and one superseded before its writing began ends
   // coalesced (not an error). A save the pool cannot take whole even after
-  // reclaiming superseded snapshots fails at once (kBusy, counted skipped).
+  // reclaiming superseded snapshots waits for memory before its copy starts
+  // (never midway); a pool of two snapshots per rank never makes it wait.
   kCoalesce,
   kBlock,  // every save is persisted: wait until a slot and pool memory free up
   kSkip,   // refuse at once with kBusy and a reason when the pool cannot take
