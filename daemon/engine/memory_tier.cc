@@ -105,6 +105,30 @@ void Pipeline::Reclaim(const SlotStore* store, std::vector<std::shared_ptr<Check
   }
 }
 
+void Pipeline::RequestAdvance(const SlotStore* store) {
+  {
+    std::lock_guard lock(mu_);
+    turn_queue_.push_back(store);
+  }
+  turn_cv_.notify_one();
+}
+
+void Pipeline::TurnLoop(Liveness::Worker live) {
+  for (;;) {
+    const SlotStore* store = nullptr;
+    live.Park();
+    {
+      std::unique_lock lock(mu_);
+      turn_cv_.wait(lock, [&] { return stopping_ || !turn_queue_.empty(); });
+      if (turn_queue_.empty()) return;
+      store = turn_queue_.front();
+      turn_queue_.pop_front();
+    }
+    live.Busy("starting a snapshot's write turn (slot, data file)");
+    Advance(store);
+  }
+}
+
 void Pipeline::Advance(const SlotStore* store) {
   std::shared_ptr<Checkpoint> next;
   std::vector<std::shared_ptr<Checkpoint>> drop;
@@ -200,7 +224,7 @@ bool Pipeline::RestoreSnapshot(const SlotStore* store, std::optional<uint64_t> s
     std::lock_guard lock(mu_);
     --c->readers;
   }
-  Advance(store);
+  RequestAdvance(store);
   if (!s.ok()) {
     if (s.code() == Code::kCorruption) {
       spdlog::warn("snapshot of step {} in memory failed verification ({}); reading the disk",

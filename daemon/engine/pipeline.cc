@@ -50,6 +50,7 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
   if (options_.policy == Policy::kCoalesce) {  // the memory tier's stage
     threads_.emplace_back(
         [this, w = watch("checksum thread")]() mutable { ChecksumLoop(std::move(w)); });
+    threads_.emplace_back([this, w = watch("turn thread")]() mutable { TurnLoop(std::move(w)); });
   }
 }
 
@@ -65,7 +66,7 @@ void Pipeline::Submit(std::shared_ptr<Checkpoint> ckpt) {
     copy_queue_.push_back(std::move(ckpt));
   }
   copy_cv_.notify_one();
-  if (gated) Advance(gated);
+  if (gated) RequestAdvance(gated);
 }
 
 int Pipeline::active() const {
@@ -136,6 +137,7 @@ void Pipeline::Stop(uint64_t deadline_us) {
   write_cv_.notify_all();
   commit_cv_.notify_all();
   check_cv_.notify_all();
+  turn_cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }
@@ -255,7 +257,7 @@ void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n
     }
   }
   commit_cv_.notify_one();
-  if (turn_free) Advance(ckpt->store);
+  if (turn_free) RequestAdvance(ckpt->store);
 }
 
 void Pipeline::CommitLoop(Liveness::Worker live) {
@@ -331,7 +333,7 @@ void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) 
   ckpt->handle->MarkDone(coalesced ? Status::Ok() : s, coalesced);
   idle_cv_.notify_all();
   // A turn that found every slot in flight is retried once one is free.
-  if (ckpt->gated) Advance(ckpt->store);
+  if (ckpt->gated) RequestAdvance(ckpt->store);
 }
 
 void Pipeline::KeepResident(const std::shared_ptr<Checkpoint>& ckpt, bool committed) {

@@ -7,6 +7,8 @@
 //   checksum thread (memory tier, `coalesce`) waits for a chunk's copy,
 //                   checksums it and parks it until its store's write turn
 //                   (memory_tier.cc), or passes it on when the turn has come
+//   turn thread     (memory tier) starts a store's next write turn: reserves
+//                   its slot and opens its data file
 //   writer threads  wait for a chunk's copy, checksum it (unless done), write
 //                   it with O_DIRECT at its offset, give the chunk back
 //   commit thread   once a save's last chunk is written, runs the commit
@@ -172,6 +174,10 @@ class Pipeline {
   // memory_tier.cc: hands a gated save's checksummed chunk on: parked until
   // its turn, or to the writers.
   void ParkOrWrite(ChunkTask task);
+  // Asks the turn thread to Advance(store): the slot and file work of a
+  // turn never runs on the trainer's session thread nor on a writer.
+  void RequestAdvance(const SlotStore* store);
+  void TurnLoop(Liveness::Worker live);
   // Gives the write turn of store to its next save, if it is free: the
   // oldest kept one, else the newest; older ones end coalesced.
   void Advance(const SlotStore* store);
@@ -222,7 +228,8 @@ class Pipeline {
   std::deque<std::shared_ptr<Checkpoint>> copy_queue_;
   std::deque<WriteTask> write_queue_;
   std::deque<ChunkTask> check_queue_;
-  std::condition_variable check_cv_, tier_cv_;
+  std::condition_variable check_cv_, tier_cv_, turn_cv_;
+  std::deque<const SlotStore*> turn_queue_;
   std::map<const SlotStore*, StoreTier> tiers_;
   std::deque<std::shared_ptr<Checkpoint>> commit_queue_;
   std::list<std::shared_ptr<Checkpoint>> active_;
