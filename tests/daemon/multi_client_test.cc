@@ -144,7 +144,9 @@ TEST_CASE("pccheck status shows a running daemon, readable and as JSON", "[daemo
 
 TEST_CASE("pccheck bench --socket drives a daemon with several client processes", "[daemon][cli]") {
   Watchdog watchdog(120);
-  Daemon daemon;
+  // The throughput bench persists every save: `block` (the default policy
+  // may coalesce a save that waits while another is written).
+  Daemon daemon({"--policy", "block"});
   daemon.Start();
   watchdog.Guard(daemon.pid());
   CliRun run = RunPccheck({"bench", "--socket", daemon.socket(), "--size", "2M", "--count", "3",
