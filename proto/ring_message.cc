@@ -116,7 +116,7 @@ Result<CompletionMsg> DecodeCompletion(const uint8_t in[kRingMessageBytes]) {
   uint16_t type = 0;
   PCC_RETURN_IF_ERROR(ReadHeader(r, &type));
   if (type < static_cast<uint16_t>(RingType::kSnapshotDone) ||
-      type > static_cast<uint16_t>(RingType::kCopiesQueued)) {
+      type > static_cast<uint16_t>(RingType::kCoalesced)) {
     return r.Fail("type " + std::to_string(type) + " is not a completion");
   }
   CompletionMsg m;

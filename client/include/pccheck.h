@@ -34,7 +34,15 @@ enum {
 };
 
 /* Save states returned by pccheck_poll. */
-enum { PCCHECK_PENDING = 0, PCCHECK_SNAPSHOT_DONE = 1, PCCHECK_COMMITTED = 2, PCCHECK_FAILED = 3 };
+enum {
+  PCCHECK_PENDING = 0,
+  PCCHECK_SNAPSHOT_DONE = 1,
+  PCCHECK_COMMITTED = 2,
+  PCCHECK_FAILED = 3,
+  /* superseded by a newer snapshot before its writing began (policy
+   * coalesce): ended, never written, not an error */
+  PCCHECK_COALESCED = 4
+};
 
 typedef struct pccheck_client pccheck_client;
 
@@ -101,6 +109,12 @@ int pccheck_before_update(pccheck_client* c, int timeout_ms, char** errptr);
 int pccheck_wait(pccheck_client* c, uint64_t ticket, int timeout_ms, char** errptr);
 int pccheck_wait_all(pccheck_client* c, int timeout_ms, char** errptr);
 int pccheck_poll(pccheck_client* c, uint64_t ticket, int* state, char** errptr);
+/* Waits until the newest save requested so far is durable (committed). */
+int pccheck_wait_durable(pccheck_client* c, int timeout_ms, char** errptr);
+/* The newest step whose snapshot is complete (in the daemon's memory or on
+ * disk) and the newest durable one; *has_* is 0 when there is none. */
+int pccheck_progress(pccheck_client* c, int* has_snapshot, uint64_t* snapshot_step,
+                     int* has_durable, uint64_t* durable_step, char** errptr);
 
 /* *has_step is 0 when nothing is committed. */
 int pccheck_latest_step(pccheck_client* c, int* has_step, uint64_t* step, char** errptr);

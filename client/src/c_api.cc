@@ -35,6 +35,7 @@ static_assert(PCCHECK_PENDING == static_cast<int>(pccheck::SaveState::kPending))
 static_assert(PCCHECK_SNAPSHOT_DONE == static_cast<int>(pccheck::SaveState::kSnapshotDone));
 static_assert(PCCHECK_COMMITTED == static_cast<int>(pccheck::SaveState::kCommitted));
 static_assert(PCCHECK_FAILED == static_cast<int>(pccheck::SaveState::kFailed));
+static_assert(PCCHECK_COALESCED == static_cast<int>(pccheck::SaveState::kCoalesced));
 
 Status NoClient() { return Status::InvalidArgument("pccheck_client is NULL"); }
 
@@ -181,6 +182,25 @@ int pccheck_poll(pccheck_client* c, uint64_t ticket, int* state, char** errptr) 
     if (c == nullptr) return NoClient();
     PCC_ASSIGN_OR_RETURN(pccheck::SaveState s, c->client->Poll(ticket));
     if (state != nullptr) *state = static_cast<int>(s);
+    return Status::Ok();
+  });
+}
+
+int pccheck_wait_durable(pccheck_client* c, int timeout_ms, char** errptr) {
+  return Guard(errptr,
+               [&] { return c == nullptr ? NoClient() : c->client->WaitDurable(timeout_ms); });
+}
+
+int pccheck_progress(pccheck_client* c, int* has_snapshot, uint64_t* snapshot_step,
+                     int* has_durable, uint64_t* durable_step, char** errptr) {
+  return Guard(errptr, [&]() -> Status {
+    if (c == nullptr) return NoClient();
+    const auto snap = c->client->NewestSnapshotStep();
+    const auto durable = c->client->NewestDurableStep();
+    if (has_snapshot != nullptr) *has_snapshot = snap.has_value() ? 1 : 0;
+    if (snapshot_step != nullptr) *snapshot_step = snap.value_or(0);
+    if (has_durable != nullptr) *has_durable = durable.has_value() ? 1 : 0;
+    if (durable_step != nullptr) *durable_step = durable.value_or(0);
     return Status::Ok();
   });
 }

@@ -78,7 +78,8 @@ Status Client::Wait(uint64_t ticket, int timeout_ms) {
   Impl& d = *impl_;
   PCC_ASSIGN_OR_RETURN(client::Ticket * t, d.tickets.Find(ticket));
   auto finished = [t] {
-    return t->state == SaveState::kCommitted || t->state == SaveState::kFailed;
+    return t->state == SaveState::kCommitted || t->state == SaveState::kCoalesced ||
+           t->state == SaveState::kFailed;
   };
   PCC_RETURN_IF_ERROR(d.WaitUntil(finished, timeout_ms,
                                   "the save of step " + std::to_string(t->step) + " to commit"));
@@ -98,6 +99,34 @@ Status Client::WaitAll(int timeout_ms) {
   PCC_RETURN_IF_ERROR(d.WaitUntil([&] { return !d.tickets.AnyUnfinished(); }, timeout_ms,
                                   "every save in flight to finish"));
   return d.tickets.TakeUnreportedFailure();
+}
+
+Status Client::WaitDurable(int timeout_ms) {
+  Impl& d = *impl_;
+  Status all = WaitAll(timeout_ms);
+  if (client::IsTimeout(all)) return all;
+  const auto newest = d.tickets.NewestRequested();
+  if (!newest || d.tickets.newest_durable() >= newest) return Status::Ok();
+  if (!all.ok()) return all;
+  return Status::Aborted("the newest save, of step " + std::to_string(*newest) +
+                         ", did not become durable");
+}
+
+std::optional<uint64_t> Client::NewestSnapshotStep() {
+  Impl& d = *impl_;
+  auto snap = d.tickets.newest_snapshot();
+  auto durable = NewestDurableStep();
+  if (!snap || (durable && *durable > *snap)) return durable;
+  return snap;
+}
+
+std::optional<uint64_t> Client::NewestDurableStep() {
+  Impl& d = *impl_;
+  if (!d.tickets.newest_durable()) {
+    auto latest = LatestStep();
+    if (latest.ok() && latest->has_value()) d.tickets.NoteDurable(**latest);
+  }
+  return d.tickets.newest_durable();
 }
 
 }  // namespace pccheck

@@ -28,6 +28,7 @@ void GpuSaves::Apply(const wire::CompletionMsg& msg) {
       break;
     case wire::RingType::kSnapshotDone:  // its copies are finished
     case wire::RingType::kCommitted:
+    case wire::RingType::kCoalesced:
     case wire::RingType::kFailed:  // no copy of it runs any more
       saves_.erase(it);
       break;

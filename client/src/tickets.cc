@@ -8,7 +8,8 @@ namespace pccheck::client {
 
 namespace {
 bool Finished(const Ticket& t) {
-  return t.state == SaveState::kCommitted || t.state == SaveState::kFailed;
+  return t.state == SaveState::kCommitted || t.state == SaveState::kCoalesced ||
+         t.state == SaveState::kFailed;
 }
 }  // namespace
 
@@ -24,9 +25,14 @@ void TicketBook::Apply(const wire::CompletionMsg& msg) {
   switch (msg.type) {
     case wire::RingType::kSnapshotDone:
       if (t.state == SaveState::kPending) t.state = SaveState::kSnapshotDone;
+      newest_snapshot_ = std::max(newest_snapshot_.value_or(0), t.step);
       break;
     case wire::RingType::kCommitted:
       t.state = SaveState::kCommitted;
+      newest_durable_ = std::max(newest_durable_.value_or(0), t.step);
+      break;
+    case wire::RingType::kCoalesced:
+      t.state = SaveState::kCoalesced;
       break;
     case wire::RingType::kFailed:
       Finish(t, FromWire(msg.code, msg.message).Annotate("save of step " + std::to_string(t.step)));
@@ -82,6 +88,14 @@ bool TicketBook::BlobSlotBusy(uint32_t slot) const {
     if (t.state == SaveState::kPending && t.blob_slot == slot) return true;
   }
   return false;
+}
+
+std::optional<uint64_t> TicketBook::NewestRequested() const {
+  std::optional<uint64_t> newest;
+  for (const auto& [seq, t] : tickets_) {
+    if (t.state != SaveState::kFailed) newest = std::max(newest.value_or(0), t.step);
+  }
+  return newest;
 }
 
 bool TicketBook::AnyUnfinished() const {

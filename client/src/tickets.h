@@ -1,6 +1,7 @@
 // The state of every save by ticket (its request sequence number), fed by the
 // completion ring (protocol step 6). A save goes kPending -> kSnapshotDone ->
-// kCommitted, or ends kFailed from either of the first two. Completions that
+// kCommitted or kCoalesced (a newer snapshot superseded it before its
+// writing began; not an error), or ends kFailed from either of the first two. Completions that
 // name no known save, or arrive for a save already finished, are ignored: the
 // daemon is not trusted to be right.
 #pragma once
@@ -38,6 +39,13 @@ class TicketBook {
   bool AnySnapshotPending() const;
   bool BlobSlotBusy(uint32_t slot) const;
   bool AnyUnfinished() const;
+  // The newest step whose snapshot completed (in the daemon's memory, or
+  // later durable) and the newest committed, as this client saw them.
+  std::optional<uint64_t> newest_snapshot() const { return newest_snapshot_; }
+  std::optional<uint64_t> newest_durable() const { return newest_durable_; }
+  void NoteDurable(uint64_t step) { newest_durable_ = std::max(newest_durable_.value_or(0), step); }
+  // The newest step requested and not failed.
+  std::optional<uint64_t> NewestRequested() const;
 
   // The first save that failed before its snapshot since the last call (each
   // failure is reported once), or ok.
@@ -55,6 +63,8 @@ class TicketBook {
 
   std::map<uint64_t, Ticket> tickets_;
   std::optional<Status> snapshot_failure_;
+  std::optional<uint64_t> newest_snapshot_;
+  std::optional<uint64_t> newest_durable_;
 };
 
 }  // namespace pccheck::client

@@ -307,6 +307,12 @@ CLI::App* AddBench(CLI::App& app, BenchOptions* o) {
       ->check(CLI::Range(1, 256))
       ->needs(socket)
       ->type_name("N");
+  cmd->add_option("--every-ms", o->every_ms,
+                  "With --socket: one trainer-shaped client that alternates MS ms of simulated "
+                  "work (a sleep) with a save and a before_update, timing how long each held it")
+      ->needs(socket)
+      ->check(PositiveValidator())
+      ->type_name("MS");
   cmd->add_option("--size", o->size, "Bytes per checkpoint, split into ~8 tensors of uneven sizes")
       ->required()
       ->transform(SizeValidator())

@@ -11,7 +11,7 @@
 // signal to the last commit.
 //
 // A client talks to the parent over its own pipe, one line per event:
-//   ready FIRST_STEP | committed STEP | aborted STEP WHY | failed STEP WHY |
+//   ready FIRST_STEP | committed STEP | coalesced STEP | aborted STEP WHY | failed STEP WHY |
 //   hold MICROSECONDS (one per Save call, at the end) | error WHY
 // and reads one byte from the shared start pipe: 'g' to go, 'q' to quit.
 #include <fcntl.h>
@@ -124,7 +124,10 @@ int ClientMain(const BenchOptions& o, uint32_t rank, int go_fd, FILE* out) {
   };
   std::deque<Pending> pending;
   auto report = [&](const Pending& p, const Status& s) {
-    if (s.ok()) {
+    auto state = client.Poll(p.ticket);
+    if (s.ok() && state.ok() && *state == SaveState::kCoalesced) {
+      Say(out, "coalesced %" PRIu64 "\n", p.step);
+    } else if (s.ok()) {
       Say(out, "committed %" PRIu64 "\n", p.step);
     } else {
       Say(out, "%s %" PRIu64 " %s\n", s.code() == Code::kAborted ? "aborted" : "failed", p.step,
@@ -135,7 +138,8 @@ int ClientMain(const BenchOptions& o, uint32_t rank, int go_fd, FILE* out) {
   auto reap = [&] {
     for (auto it = pending.begin(); it != pending.end();) {
       auto state = client.Poll(it->ticket);
-      if (state.ok() && (*state == SaveState::kCommitted || *state == SaveState::kFailed)) {
+      if (state.ok() && (*state == SaveState::kCommitted || *state == SaveState::kFailed ||
+                         *state == SaveState::kCoalesced)) {
         report(*it, client.Wait(it->ticket, 0));
         it = pending.erase(it);
       } else {
@@ -190,7 +194,7 @@ struct Child {
 };
 
 struct Totals {
-  uint64_t committed = 0, superseded = 0, failed = 0;
+  uint64_t committed = 0, superseded = 0, failed = 0, coalesced = 0;
   double last_commit_s = 0;
   std::vector<double> hold_us;
 };
@@ -213,6 +217,8 @@ void HandleLine(Child& c, const std::string& line, const SteadyClock::time_point
       std::printf("committed step=%s\n", rest.c_str());
     }
     std::fflush(stdout);
+  } else if (word == "coalesced") {
+    ++t->coalesced;
   } else if (word == "aborted" || word == "failed") {
     ++(word == "aborted" ? t->superseded : t->failed);
     std::fprintf(stderr, "%s step=%s (rank %u)\n", word.c_str(), rest.c_str(), c.rank);
@@ -391,6 +397,7 @@ int RunDaemonBench(const BenchOptions& o) {
         .Add("ratio", ratio)
         .Add("checkpoints", totals.committed)
         .Add("superseded", totals.superseded)
+        .Add("coalesced", totals.coalesced)
         .Add("failed", totals.failed)
         .Add("bytes", persisted)
         .Add("checkpoint_bytes", o.size)

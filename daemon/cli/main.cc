@@ -21,6 +21,7 @@ constexpr const char* kExamples = R"(Examples:
   pccheck bench --root /mnt/nvme/ckpt --size 1G --count 20 --inflight 3
   pccheck bench --root /tmp/store --size 8M --count 3 --chunk 1M --json
   pccheck bench --socket /run/pccheck/pccheckd.sock --size 256M --count 8 --clients 4
+  pccheck bench --socket /run/pccheck/pccheckd.sock --size 512M --count 40 --every-ms 100
   pccheck status
   pccheck status --json --watch 2
   pccheck list --root /mnt/nvme/ckpt
@@ -79,6 +80,7 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     bench.inflight_given = bench_cmd->count("--inflight") > 0;
+    if (bench.every_ms > 0) return RunTrainerBench(bench);
     return bench.socket.empty() ? RunBench(bench) : RunDaemonBench(bench);
   }
   if (*status_cmd) return RunStatus(status);

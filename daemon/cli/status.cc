@@ -155,9 +155,27 @@ std::string Readable(const JsonValue& d, int64_t now) {
     line("rates", "write " + Gbps(d["write_gbps_recent"]) + ", copy " +
                       Gbps(d["copy_gbps_recent"]) + " (last 10 s)");
   }
-  line("counters", Text(d["saves_committed"]) + " committed, " + Text(d["saves_failed"]) +
-                       " failed, " + Text(d["saves_aborted"]) + " abandoned, " +
-                       Size(d["bytes_written"]) + " written");
+  line("counters", Text(d["saves_committed"]) + " committed, " + Text(d["saves_coalesced"]) +
+                       " coalesced, " + Text(d["saves_skipped"]) + " skipped, " +
+                       Text(d["saves_failed"]) + " failed, " + Text(d["saves_aborted"]) +
+                       " abandoned, " + Size(d["bytes_written"]) + " written");
+  const auto& progress = d["progress"].items();
+  if (!progress.empty()) {
+    line("durable", "newest snapshot (in memory or on disk) against newest durable step:");
+    Table t({"JOB", "RANK", "SNAPSHOT", "DURABLE", "LAG", "COMMITTED", "COALESCED", "SKIPPED"});
+    for (const auto& p : progress) {
+      const bool durable = p["newest_durable_step"].type() == JsonValue::Type::kNumber;
+      const bool memory_only = p["durable_lag_steps"].AsUint() > 0 || !durable;
+      t.Row({Text(p["job"]), Text(p["rank"]),
+             p["newest_snapshot_step"].type() == JsonValue::Type::kNumber
+                 ? Text(p["newest_snapshot_step"]) + (memory_only ? " (in memory only)" : "")
+                 : "-",
+             durable ? Text(p["newest_durable_step"]) : "-",
+             Text(p["durable_lag_steps"]) + " steps, " + Seconds(p["durable_lag_s"]),
+             Text(p["committed"]), Text(p["coalesced"]), Text(p["skipped"])});
+    }
+    out += t.Render("  ");
+  }
 
   const auto& sessions = d["sessions"].items();
   line("sessions", std::to_string(sessions.size()) + (sessions.empty() ? "" : ":"));

@@ -91,12 +91,16 @@ const Setting kSettings[] = {
      },
      [](const DaemonConfig& c) { return std::to_string(c.engine.max_inflight); }},
 
-    {"policy", "--policy", SettingType::kEnum, "block|skip", nullptr, "",
-     "When the pool or the slots are exhausted: block (the trainer waits at its next optimizer "
-     "step) or skip (the save fails at once and training never waits)",
+    {"policy", "--policy", SettingType::kEnum, "coalesce|block|skip", nullptr, "",
+     "When checkpoints come faster than the disk writes them: coalesce (each snapshot is taken "
+     "into the pinned pool at copy speed; the disk always persists the newest one and older "
+     "waiting ones end coalesced, so training never waits for the disk when the pool holds two "
+     "snapshots per rank), block (every save is "
+     "persisted; the trainer waits at its next optimizer step for pool memory and slots) or "
+     "skip (a save the pool cannot take whole now fails at once and training never waits)",
      "engine.policy", nullptr,
      [](const std::string& t, DaemonConfig* c) -> Status {
-       PCC_ASSIGN_OR_RETURN(std::string name, ParseChoice(t, {"block", "skip"}));
+       PCC_ASSIGN_OR_RETURN(std::string name, ParseChoice(t, {"coalesce", "block", "skip"}));
        PCC_ASSIGN_OR_RETURN(c->engine.policy, ParsePolicy(name));
        return Status::Ok();
      },

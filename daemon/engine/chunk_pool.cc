@@ -52,7 +52,8 @@ size_t ChunkPool::IndexOf(const uint8_t* chunk) const {
   return static_cast<size_t>(chunk - base_) / chunk_bytes_;
 }
 
-uint8_t* ChunkPool::TakeLocked() {
+uint8_t* ChunkPool::TakeLocked(bool reserved) {
+  if (!reserved && AvailableLocked() <= reserved_) return nullptr;
   uint8_t* c = nullptr;
   if (!free_.empty()) {
     c = free_.back();
@@ -79,6 +80,44 @@ uint8_t* ChunkPool::Acquire(const std::function<bool()>& give_up) {
 uint8_t* ChunkPool::TryAcquire() {
   std::lock_guard lock(mu_);
   return TakeLocked();
+}
+
+bool ChunkPool::TryReserve(size_t n) {
+  std::lock_guard lock(mu_);
+  if (AvailableLocked() < reserved_ + n) return false;
+  reserved_ += n;
+  return true;
+}
+
+bool ChunkPool::Reserve(size_t n, const std::function<bool()>& give_up) {
+  assert(n <= chunks_);
+  std::unique_lock lock(mu_);
+  bool ok = false;
+  cv_.wait(lock, [&] {
+    ok = AvailableLocked() >= reserved_ + n;
+    return ok || give_up();
+  });
+  if (ok) reserved_ += n;
+  return ok;
+}
+
+uint8_t* ChunkPool::TakeReserved() {
+  std::lock_guard lock(mu_);
+  assert(reserved_ > 0);
+  uint8_t* c = TakeLocked(/*reserved=*/true);
+  assert(c != nullptr && "a reservation counted on a chunk that is not there");
+  --reserved_;
+  return c;
+}
+
+void ChunkPool::Unreserve(size_t n) {
+  if (n == 0) return;
+  {
+    std::lock_guard lock(mu_);
+    assert(reserved_ >= n);
+    reserved_ -= n;
+  }
+  cv_.notify_all();
 }
 
 void ChunkPool::Release(uint8_t* chunk) {
@@ -113,9 +152,13 @@ bool ChunkPool::ValidLocked(const ChunkRef& r) const {
 
 bool ChunkPool::Pin(const std::vector<ChunkRef>& refs) {
   std::lock_guard lock(mu_);
+  size_t newly = 0;
   for (const ChunkRef& r : refs) {
     if (!ValidLocked(r)) return false;
+    if (pins_[IndexOf(r.chunk)] == 0) ++newly;
   }
+  // Never take chunks a reservation counts on (refs are distinct chunks).
+  if (AvailableLocked() < reserved_ + newly) return false;
   for (const ChunkRef& r : refs) {
     if (pins_[IndexOf(r.chunk)]++ == 0) ++pinned_resident_;
   }
@@ -158,7 +201,12 @@ void ChunkPool::Kick() {
 
 size_t ChunkPool::free_count() const {
   std::lock_guard lock(mu_);
-  return free_.size() + resident_.size() - pinned_resident_;
+  return AvailableLocked() - reserved_;
+}
+
+size_t ChunkPool::reserved_count() const {
+  std::lock_guard lock(mu_);
+  return reserved_;
 }
 
 size_t ChunkPool::resident_count() const {

@@ -11,83 +11,6 @@
 
 namespace pccheck {
 
-// ---- SaveHandle -------------------------------------------------------------
-
-bool SaveHandle::snapshot_done() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
-
-void SaveHandle::WaitSnapshot() const {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return snapshot_; });
-}
-
-bool SaveHandle::done() const {
-  std::lock_guard lock(mu_);
-  return done_;
-}
-
-Status SaveHandle::Wait() const {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return done_; });
-  return status_;
-}
-
-bool SaveHandle::WaitFor(uint64_t timeout_us) const {
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, std::chrono::microseconds(timeout_us), [&] { return done_; });
-}
-
-Status SaveHandle::status() const {
-  std::lock_guard lock(mu_);
-  return status_;
-}
-
-void SaveHandle::SetOnSnapshot(std::function<void()> cb) {
-  std::unique_lock lock(mu_);
-  if (snapshot_) {
-    lock.unlock();
-    cb();
-    return;
-  }
-  on_snapshot_ = std::move(cb);
-}
-
-void SaveHandle::SetOnDone(std::function<void(const Status&)> cb) {
-  std::unique_lock lock(mu_);
-  if (done_) {
-    Status s = status_;
-    lock.unlock();
-    cb(s);
-    return;
-  }
-  on_done_ = std::move(cb);
-}
-
-void SaveHandle::MarkSnapshot() {
-  std::function<void()> cb;
-  {
-    std::lock_guard lock(mu_);
-    snapshot_ = true;
-    cb = std::move(on_snapshot_);
-  }
-  cv_.notify_all();
-  if (cb) cb();
-}
-
-void SaveHandle::MarkDone(const Status& s) {
-  std::function<void(const Status&)> cb;
-  {
-    std::lock_guard lock(mu_);
-    done_ = true;
-    status_ = s;
-    cb = std::move(on_done_);
-  }
-  cv_.notify_all();
-  if (cb) cb(s);
-}
-
 // ---- Engine -----------------------------------------------------------------
 
 namespace {
@@ -119,12 +42,23 @@ Result<uint64_t> PackTensors(std::vector<TensorSource>& tensors) {
 
 }  // namespace
 
-const char* PolicyName(Policy p) { return p == Policy::kBlock ? "block" : "skip"; }
+const char* PolicyName(Policy p) {
+  switch (p) {
+    case Policy::kCoalesce:
+      return "coalesce";
+    case Policy::kBlock:
+      return "block";
+    case Policy::kSkip:
+      return "skip";
+  }
+  return "?";
+}
 
 Result<Policy> ParsePolicy(const std::string& s) {
+  if (s == "coalesce") return Policy::kCoalesce;
   if (s == "block") return Policy::kBlock;
   if (s == "skip") return Policy::kSkip;
-  return Status::InvalidArgument("policy '" + s + "' is not 'block' or 'skip'");
+  return Status::InvalidArgument("policy '" + s + "' is not 'coalesce', 'block' or 'skip'");
 }
 
 Status EngineOptions::Validate() const {
@@ -153,8 +87,8 @@ Engine::Engine(const EngineOptions& options, FileSystem* fs, Gpu* gpu, const Clo
 
 Engine::~Engine() { Shutdown(); }
 
-Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileSystem* fs,
-                                             Gpu* gpu, const Clock* clock, Liveness* liveness) {
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileSystem* fs, Gpu* gpu,
+                                             const Clock* clock, Liveness* liveness) {
   PCC_RETURN_IF_ERROR(options.Validate());
   if (options.read_only) {
     if (!fs->Exists(options.root)) {
@@ -212,20 +146,15 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
                                    std::to_string(kMaxUserBlobBytes));
   }
   PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(request.job, request.rank, true));
-  if (options_.policy == Policy::kSkip && bytes > 0 && pool_->free_count() == 0) {
-    return Status::Busy("checkpoint of step " + std::to_string(request.step) +
-                        " skipped: the pinned pool is full (raise --pool, or checkpoint less "
-                        "often)");
+  const std::string what = "checkpoint of step " + std::to_string(request.step);
+  if (auto latest = store->latest_step(); latest && *latest >= request.step) {
+    // BeginSave says the same; checked first so that nothing is reclaimed
+    // for a save that cannot be taken.
+    return Status::InvalidArgument(
+        "step " + std::to_string(request.step) + " is not newer than the latest committed step " +
+        std::to_string(*latest) + " of job " + request.job + " rank " +
+        std::to_string(request.rank) + "; newest wins, so it could never become latest");
   }
-  auto begun = store->BeginSave(request.step, options_.max_inflight, options_.policy);
-  if (!begun.ok()) {
-    const Code code = begun.status().code();
-    if (code != Code::kInvalidArgument && code != Code::kBusy) {
-      pipeline_->RecordFailure(begun.status());
-    }
-    return begun.status();
-  }
-  const uint32_t slot = begun.value();
 
   auto ckpt = std::make_shared<Checkpoint>();
   ckpt->store = store;
@@ -234,7 +163,6 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   m.rank = request.rank;
   m.step = request.step;
   m.wall_time = clock_->WallSeconds();
-  m.slot = slot;
   m.data_bytes = bytes;
   m.chunk_bytes = options_.chunk_bytes;
   for (const auto& t : request.tensors) m.tensors.push_back(t.meta);
@@ -243,25 +171,55 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   ckpt->chunks = m.chunk_count();
   ckpt->to_copy = ckpt->chunks;
   ckpt->to_write = ckpt->chunks;
+  ckpt->kept = options_.keep_every > 0 && request.step % options_.keep_every == 0;
   if (options_.keep_resident) ckpt->resident.resize(ckpt->chunks);
-  ckpt->handle = std::make_shared<SaveHandle>(request.step, bytes);
 
-  OpenOptions oo;
-  oo.create = true;
-  oo.write = true;
-  oo.direct = options_.direct_io;
-  auto file = fs_->Open(store->DataPath(slot), oo);
-  Status s = file.status();
-  if (s.ok()) s = file.value()->Allocate(AlignUp(bytes, kDirectAlign));
-  if (!s.ok()) {
-    store->AbandonSave(slot);
-    s = s.Annotate("preparing slot " + std::to_string(slot) + " for step " +
-                   std::to_string(request.step));
-    pipeline_->RecordFailure(s);
-    return s;
+  // Admission by bytes, decided before anything is copied.
+  const Policy policy = options_.policy;
+  const uint64_t chunks = ckpt->chunks;
+  if (chunks > pool_->chunk_count() && policy == Policy::kSkip) {
+    pipeline_->RecordSkipped(store);
+    return Status::Busy(
+        what + " skipped: its " + std::to_string(bytes) + " bytes exceed the whole pinned pool (" +
+        std::to_string(pool_->chunk_count() * pool_->chunk_bytes()) + " bytes); raise --pool");
   }
-  ckpt->data = std::move(file).value();
+  if (chunks > 0 && chunks <= pool_->chunk_count()) {
+    if (policy == Policy::kCoalesce) pipeline_->Supersede(store);
+    if (!pool_->TryReserve(chunks)) {
+      if (policy == Policy::kSkip) {
+        pipeline_->RecordSkipped(store);
+        return Status::Busy(
+            what + " skipped: the pinned pool cannot take its " + std::to_string(bytes) +
+            " bytes whole now (" + std::to_string(pool_->free_count() * pool_->chunk_bytes()) +
+            " bytes free of " + std::to_string(pool_->chunk_count() * pool_->chunk_bytes()) +
+            "); raise --pool or checkpoint less often");
+      }
+      if (!pool_->Reserve(chunks, [this] { return closing_.load(); })) {
+        return Status::Unavailable("the engine is shutting down");
+      }
+    }
+    ckpt->reserved = true;
+    ckpt->reserve_left = chunks;
+    ckpt->gated = policy == Policy::kCoalesce;
+  }
+  ckpt->handle = std::make_shared<SaveHandle>(request.step, bytes);
   ckpt->request = std::move(request);
+  if (!ckpt->gated) {
+    // Memory-tier saves take their slot when their write turn comes.
+    // A snapshot larger than the pool streams, as with `block`.
+    Status s =
+        pipeline_->PrepareSlot(*ckpt, policy == Policy::kSkip ? Policy::kSkip : Policy::kBlock);
+    if (!s.ok()) {
+      if (ckpt->reserved) pool_->Unreserve(chunks);
+      const Code code = s.code();
+      if (code == Code::kBusy) {
+        pipeline_->RecordSkipped(store);
+      } else if (code != Code::kInvalidArgument) {
+        pipeline_->RecordFailure(s);
+      }
+      return s;
+    }
+  }
   auto handle = ckpt->handle;
   pipeline_->Submit(std::move(ckpt));
   return handle;
@@ -271,8 +229,12 @@ Result<RestoreResult> Engine::Restore(const std::string& job, uint32_t rank,
                                       std::optional<uint64_t> step,
                                       const std::map<std::string, TensorDest>& dests) {
   PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(job, rank, false));
-  const std::optional<uint64_t> want = step ? step : store->latest_step();
   RestoreResult from_memory;
+  // A complete snapshot in memory newer than anything durable comes first.
+  if (pipeline_->RestoreSnapshot(store, step, store->latest_step(), dests, &from_memory)) {
+    return from_memory;
+  }
+  const std::optional<uint64_t> want = step ? step : store->latest_step();
   if (want && pipeline_->RestoreResident(store, *want, dests, &from_memory)) return from_memory;
   return RestoreFromStore(fs_, gpu_, *store, options_, step, dests);
 }
@@ -354,6 +316,25 @@ std::optional<uint64_t> Engine::LatestStep(const std::string& job, uint32_t rank
   return store.value()->latest_step();
 }
 
+std::vector<TierProgress> Engine::Progress() {
+  std::vector<SlotStore*> stores;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, s] : stores_) stores.push_back(s.get());
+  }
+  std::vector<TierProgress> out;
+  for (SlotStore* s : stores) {
+    TierProgress p;
+    p.job = s->job();
+    p.rank = s->rank();
+    p.newest_durable_step = s->latest_step();
+    p.newest_snapshot_step = p.newest_durable_step;
+    pipeline_->FillProgress(s, &p);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 EngineStats Engine::Stats() {
   EngineStats st;
   st.chunk_bytes = options_.chunk_bytes;
@@ -364,14 +345,16 @@ EngineStats Engine::Stats() {
   st.saves_committed = c.committed;
   st.saves_failed = c.failed;
   st.saves_superseded = c.superseded;
+  st.saves_coalesced = c.coalesced;
+  st.saves_skipped = c.skipped;
   st.bytes_written = c.bytes_written;
   st.bytes_copied = c.bytes_copied;
   st.write_bytes_per_s_recent = pipeline_->RecentWriteRate();
   st.copy_bytes_per_s_recent = pipeline_->RecentCopyRate();
   st.inflight = pipeline_->active();
   st.recent_errors = pipeline_->RecentErrors();
-  st.profile = {c.copy_us, c.pool_wait_us, c.fence_wait_us, c.crc_us,
-                c.write_us, c.commit_us, c.commits_timed};
+  st.profile = {c.copy_us,  c.pool_wait_us, c.fence_wait_us, c.crc_us,
+                c.write_us, c.commit_us,    c.commits_timed};
   return st;
 }
 
@@ -381,6 +364,8 @@ void Engine::Shutdown(uint64_t deadline_us) {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  closing_ = true;
+  if (pool_) pool_->Kick();
   if (pipeline_) pipeline_->Stop(deadline_us);
 }
 

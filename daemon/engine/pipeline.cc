@@ -11,31 +11,11 @@
 #include "base/crc32c.h"
 #include "engine/commit.h"
 #include "engine/restore.h"
+#include "stage_timer.h"
 
 namespace pccheck {
 
-namespace {
-
-uint64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Adds the time from construction to destruction to a counter.
-class StageTimer {
- public:
-  explicit StageTimer(std::atomic<uint64_t>* counter) : counter_(counter), start_(NowUs()) {}
-  ~StageTimer() { *counter_ += NowUs() - start_; }
-  StageTimer(const StageTimer&) = delete;
-  StageTimer& operator=(const StageTimer&) = delete;
-
- private:
-  std::atomic<uint64_t>* counter_;
-  uint64_t start_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 void Checkpoint::Fail(const Status& s) {
   std::lock_guard lock(mu);
@@ -67,18 +47,26 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
     });
   }
   threads_.emplace_back([this, w = watch("commit thread")]() mutable { CommitLoop(std::move(w)); });
+  if (options_.policy == Policy::kCoalesce) {  // the memory tier's stage
+    threads_.emplace_back(
+        [this, w = watch("checksum thread")]() mutable { ChecksumLoop(std::move(w)); });
+    threads_.emplace_back([this, w = watch("turn thread")]() mutable { TurnLoop(std::move(w)); });
+  }
 }
 
 Pipeline::~Pipeline() { Stop(0); }
 
 void Pipeline::Submit(std::shared_ptr<Checkpoint> ckpt) {
   ckpt->submitted_us = clock_->NowMicros();
+  const SlotStore* gated = ckpt->gated ? ckpt->store : nullptr;
   {
     std::lock_guard lock(mu_);
     active_.push_back(ckpt);
+    if (gated) tiers_[gated].pending.push_back(ckpt);
     copy_queue_.push_back(std::move(ckpt));
   }
   copy_cv_.notify_one();
+  if (gated) RequestAdvance(gated);
 }
 
 int Pipeline::active() const {
@@ -87,12 +75,16 @@ int Pipeline::active() const {
 }
 
 void Pipeline::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why) {
+  std::vector<std::shared_ptr<Checkpoint>> waiting;
   {
     std::lock_guard lock(mu_);
     for (auto& c : active_) {
-      if (c->handle == handle) c->Fail(why);
+      if (c->handle != handle) continue;
+      c->Fail(why);
+      if (c->gated && !c->writing) waiting.push_back(c);
     }
   }
+  for (auto& c : waiting) DropWaiting(c);
   pool_->Kick();
 }
 
@@ -129,7 +121,12 @@ void Pipeline::Stop(uint64_t deadline_us) {
     for (auto& c : active_) c->Fail(Status::Aborted("abandoned: the engine is shutting down"));
   }
   abandon_ = true;
+  std::vector<std::shared_ptr<Checkpoint>> waiting;
+  for (auto& c : active_) {
+    if (c->gated && !c->writing) waiting.push_back(c);
+  }
   lock.unlock();
+  for (auto& c : waiting) DropWaiting(c);
   pool_->Kick();
   lock.lock();
   // Abandoned saves drain quickly: their remaining chunks are skipped.
@@ -139,158 +136,10 @@ void Pipeline::Stop(uint64_t deadline_us) {
   copy_cv_.notify_all();
   write_cv_.notify_all();
   commit_cv_.notify_all();
+  check_cv_.notify_all();
+  turn_cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
-}
-
-void Pipeline::CopyLoop(Liveness::Worker live) {
-  for (;;) {
-    std::shared_ptr<Checkpoint> ckpt;
-    live.Park();
-    {
-      std::unique_lock lock(mu_);
-      copy_cv_.wait(lock, [&] { return stopping_ || !copy_queue_.empty(); });
-      if (copy_queue_.empty()) return;
-      ckpt = std::move(copy_queue_.front());
-      copy_queue_.pop_front();
-    }
-    live.Busy("starting a save");
-    Checkpoint& c = *ckpt;
-    if (c.chunks == 0) {
-      QueuedAll(c);
-      c.handle->MarkSnapshot();
-      ChunkFinished(ckpt, 0);
-      continue;
-    }
-    for (const GpuEventRef& e : c.request.wait_before_copy) {
-      Status s = AwaitReady(c, e, live);
-      live.Busy("making the copy stream wait for the trainer");
-      if (s.ok() && !c.cancelled) s = gpu_->StreamWaitEvent(e.device, e.event);
-      if (!s.ok()) c.Fail(s.Annotate("waiting for the trainer's ready event"));
-    }
-    const uint64_t chunk = options_.chunk_bytes;
-    uint64_t queued = 0;
-    for (uint64_t i = 0; i < c.chunks; ++i) {
-      live.Park();  // the pool refills as writers finish; they are watched
-      uint8_t* buf = nullptr;
-      if (!c.cancelled) {
-        StageTimer t(&counters_.pool_wait_us);
-        buf = pool_->Acquire([&] { return c.cancelled.load() || abandon_.load(); });
-      }
-      live.Busy("copying a chunk");
-      if (buf == nullptr) {
-        if (!c.cancelled) c.Fail(Status::Aborted("abandoned: the engine is shutting down"));
-        ChunkCopied(c, c.chunks - i);
-        ChunkFinished(ckpt, c.chunks - i);
-        break;
-      }
-      const uint64_t len = std::min(chunk, c.manifest.data_bytes - i * chunk);
-      WriteTask task{ckpt, i, buf, len, {}};
-      Status s;
-      {
-        StageTimer t(&counters_.copy_us);
-        s = FillChunk(c, i, buf, len, &task.fences);
-      }
-      if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(i)));
-      // A chunk of host tensors is copied already (memcpy): its sources may
-      // change now, without waiting for a writer to take the chunk.
-      if (task.fences.empty()) {
-        CountCopied(c, len, s.ok());
-        task.copied = true;
-      }
-      {
-        std::lock_guard lock(mu_);
-        write_queue_.push_back(std::move(task));
-      }
-      write_cv_.notify_one();
-      ++queued;
-    }
-    live.Busy("recording the snapshot-done events");
-    if (queued == c.chunks && !c.cancelled) QueuedAll(c);
-  }
-}
-
-// A trainer that dies before its ready record runs never completes the
-// event, and a copy stream made to wait on it would hold every later copy on
-// that device for good. So the copy thread watches the event first, and a
-// save cancelled meanwhile (its session ended) stops waiting. The stream wait
-// that follows keeps the GPU's own ordering guarantee. Each poll is a step of
-// its own for the watchdog: a trainer slow to reach its ready point is not
-// the daemon hanging; a query that never returns is.
-Status Pipeline::AwaitReady(Checkpoint& c, const GpuEventRef& e, Liveness::Worker& live) {
-  for (int polls = 0; !c.cancelled && !abandon_; ++polls) {
-    live.Busy("polling the trainer's ready event");
-    PCC_ASSIGN_OR_RETURN(bool done, gpu_->EventDone(e.device, e.event));
-    if (done) return Status::Ok();
-    if (polls < 1000) {
-      std::this_thread::yield();
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-  }
-  return Status::Ok();
-}
-
-void Pipeline::QueuedAll(Checkpoint& c) {
-  bool recorded = true;
-  const auto& events = c.request.record_after_copy;
-  for (size_t i = 0; i < events.size(); ++i) {
-    const GpuEventRef& e = events[i];
-    Status s;
-    // The last event covers every device's copies: its stream first waits
-    // on the others' records (SaveRequest::record_after_copy).
-    for (size_t j = 0; i + 1 == events.size() && j < i && s.ok(); ++j) {
-      if (events[j].device != e.device) s = gpu_->StreamWaitEvent(e.device, events[j].event);
-    }
-    if (s.ok()) s = gpu_->RecordEvent(e.device, e.event);
-    if (!s.ok()) {
-      c.Fail(s.Annotate("recording the snapshot-done event"));
-      recorded = false;
-    }
-  }
-  // Without its record the event does not cover these copies: the caller
-  // learns of the failure when the save ends instead.
-  if (recorded && c.request.on_copies_queued) c.request.on_copies_queued();
-}
-
-Status Pipeline::FillChunk(Checkpoint& c, uint64_t index, uint8_t* buf, uint64_t len,
-                           std::vector<Fence>* fences) {
-  const uint64_t start = index * options_.chunk_bytes;
-  const uint64_t end = start + len;
-  const auto& ts = c.request.tensors;
-  // Tensors are packed in order: find the first one that ends after `start`.
-  auto it = std::partition_point(ts.begin(), ts.end(), [&](const TensorSource& t) {
-    return t.meta.offset + t.meta.bytes <= start;
-  });
-  std::vector<int> devices;
-  Status status;
-  for (; it != ts.end() && it->meta.offset < end && status.ok(); ++it) {
-    const uint64_t from = std::max(start, it->meta.offset);
-    const uint64_t to = std::min(end, it->meta.offset + it->meta.bytes);
-    if (from >= to) continue;
-    uint8_t* dst = buf + (from - start);
-    const uint8_t* src = static_cast<const uint8_t*>(it->data) + (from - it->meta.offset);
-    if (it->device == kHostDevice) {
-      std::memcpy(dst, src, to - from);
-    } else {
-      status = gpu_->CopyToHost(it->device, dst, src, to - from);
-      if (std::find(devices.begin(), devices.end(), it->device) == devices.end()) {
-        devices.push_back(it->device);
-      }
-    }
-  }
-  // Fences even after a failure: the writer must not free a chunk that a
-  // queued copy may still fill.
-  for (int d : devices) {
-    auto f = gpu_->Record(d);
-    if (f.ok()) {
-      fences->push_back(f.value());
-    } else if (status.ok()) {
-      status = f.status();
-    }
-  }
-  std::memset(buf + len, 0, AlignUp(len, kDirectAlign) - len);
-  return status;
 }
 
 void Pipeline::WriterLoop(Liveness::Worker live) {
@@ -306,24 +155,17 @@ void Pipeline::WriterLoop(Liveness::Worker live) {
     }
     live.Busy("waiting for a chunk's copy to the host");
     Checkpoint& c = *task.ckpt;
+    AwaitCopy(task);
     Status s;
-    if (!task.fences.empty()) {
-      StageTimer t(&counters_.fence_wait_us);
-      for (const Fence& f : task.fences) {
-        Status w = gpu_->Wait(f);
-        if (s.ok()) s = w;
-      }
-    }
-    if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
-    if (!task.copied) CountCopied(c, task.len, s.ok());
     if (!c.cancelled) {
       live.Busy("checksumming and writing a chunk");
-      {
-        StageTimer t(&counters_.crc_us);
+      if (!task.checked) {
+        StageTimer t(clock_, &counters_.crc_us);
         c.manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
+        task.checked = true;
       }
       {
-        StageTimer t(&counters_.write_us);
+        StageTimer t(clock_, &counters_.write_us);
         s = c.data->WriteAt(task.buf, AlignUp(task.len, kDirectAlign),
                             task.index * options_.chunk_bytes);
       }
@@ -345,6 +187,45 @@ void Pipeline::WriterLoop(Liveness::Worker live) {
   }
 }
 
+void Pipeline::AwaitCopy(ChunkTask& task) {
+  if (task.copied) return;
+  Checkpoint& c = *task.ckpt;
+  Status s;
+  if (!task.fences.empty()) {
+    StageTimer t(clock_, &counters_.fence_wait_us);
+    for (const Fence& f : task.fences) {
+      Status w = gpu_->Wait(f);
+      if (s.ok()) s = w;
+    }
+  }
+  if (!s.ok()) c.Fail(s.Annotate("copying chunk " + std::to_string(task.index)));
+  task.fences.clear();
+  task.copied = true;
+  CountCopied(c, task.len, s.ok());
+}
+
+void Pipeline::ChecksumLoop(Liveness::Worker live) {
+  for (;;) {
+    ChunkTask task;
+    live.Park();
+    {
+      std::unique_lock lock(mu_);
+      check_cv_.wait(lock, [&] { return stopping_ || !check_queue_.empty(); });
+      if (check_queue_.empty()) return;
+      task = std::move(check_queue_.front());
+      check_queue_.pop_front();
+    }
+    live.Busy("checksumming a chunk of a snapshot in memory");
+    AwaitCopy(task);
+    if (!task.ckpt->cancelled) {
+      StageTimer t(clock_, &counters_.crc_us);
+      task.ckpt->manifest.chunk_crcs[task.index] = Crc32c(task.buf, task.len);
+      task.checked = true;
+    }
+    ParkOrWrite(std::move(task));
+  }
+}
+
 void Pipeline::CountCopied(Checkpoint& c, uint64_t len, bool ok) {
   c.handle->AddCopied(len);
   if (ok) {
@@ -361,11 +242,22 @@ void Pipeline::ChunkCopied(Checkpoint& c, uint64_t n) {
 void Pipeline::ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n) {
   if (ckpt->to_write.fetch_sub(n) != n) return;
   ckpt->committing = !ckpt->cancelled;  // a cancelled save is only being retired
+  bool turn_free = false;
   {
     std::lock_guard lock(mu_);
     commit_queue_.push_back(ckpt);
+    tier_cv_.notify_all();  // Supersede waits for coalesced saves' chunks
+    if (ckpt->gated) {
+      auto it = tiers_.find(ckpt->store);
+      if (it != tiers_.end() && it->second.writing == ckpt) {
+        // Every chunk is written: the next save's writes overlap this commit.
+        it->second.writing.reset();
+        turn_free = true;
+      }
+    }
   }
   commit_cv_.notify_one();
+  if (turn_free) RequestAdvance(ckpt->store);
 }
 
 void Pipeline::CommitLoop(Liveness::Worker live) {
@@ -387,13 +279,13 @@ void Pipeline::CommitLoop(Liveness::Worker live) {
 void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
   Checkpoint& c = *ckpt;
   if (c.cancelled) {
-    c.store->AbandonSave(c.manifest.slot);
+    if (c.has_slot) c.store->AbandonSave(c.manifest.slot);
     Retire(ckpt, c.Error());
     return;
   }
   Status s;
   {
-    StageTimer t(&counters_.commit_us);
+    StageTimer t(clock_, &counters_.commit_us);
     s = CommitCheckpoint(fs_, c.store, c.data.get(), c.manifest);
   }
   ++counters_.commits_timed;
@@ -414,7 +306,23 @@ void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
 void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) {
   ckpt->data.reset();
   KeepResident(ckpt, s.ok());
-  if (s.ok()) {
+  bool coalesced = false;
+  {
+    std::lock_guard lock(mu_);
+    coalesced = ckpt->coalesced;
+    active_.remove(ckpt);
+    if (ckpt->gated) {
+      auto& tier = tiers_[ckpt->store];
+      if (coalesced) {
+        ++tier.coalesced;
+      } else if (s.ok()) {
+        ++tier.committed;
+      }
+    }
+  }
+  if (coalesced) {
+    ++counters_.coalesced;
+  } else if (s.ok()) {
     ++counters_.committed;
   } else if (s.code() == Code::kAborted) {
     ++counters_.superseded;
@@ -422,12 +330,10 @@ void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) 
     ++counters_.failed;
     NoteError(s);
   }
-  {
-    std::lock_guard lock(mu_);
-    active_.remove(ckpt);
-  }
-  ckpt->handle->MarkDone(s);
+  ckpt->handle->MarkDone(coalesced ? Status::Ok() : s, coalesced);
   idle_cv_.notify_all();
+  // A turn that found every slot in flight is retried once one is free.
+  if (ckpt->gated) RequestAdvance(ckpt->store);
 }
 
 void Pipeline::KeepResident(const std::shared_ptr<Checkpoint>& ckpt, bool committed) {
@@ -491,6 +397,33 @@ bool Pipeline::RestoreResident(const SlotStore* store, uint64_t step,
 void Pipeline::RecordFailure(const Status& s) {
   ++counters_.failed;
   NoteError(s);
+}
+
+void Pipeline::RecordSkipped(const SlotStore* store) {
+  ++counters_.skipped;
+  std::lock_guard lock(mu_);
+  ++tiers_[store].skipped;
+}
+
+Status Pipeline::PrepareSlot(Checkpoint& c, Policy policy) {
+  PCC_ASSIGN_OR_RETURN(uint32_t slot,
+                       c.store->BeginSave(c.request.step, options_.max_inflight, policy));
+  c.manifest.slot = slot;
+  OpenOptions oo;
+  oo.create = true;
+  oo.write = true;
+  oo.direct = options_.direct_io;
+  auto file = fs_->Open(c.store->DataPath(slot), oo);
+  Status s = file.status();
+  if (s.ok()) s = file.value()->Allocate(AlignUp(c.manifest.data_bytes, kDirectAlign));
+  if (!s.ok()) {
+    c.store->AbandonSave(slot);
+    return s.Annotate("preparing slot " + std::to_string(slot) + " for step " +
+                      std::to_string(c.request.step));
+  }
+  c.data = std::move(file).value();
+  c.has_slot = true;
+  return Status::Ok();
 }
 
 void Pipeline::NoteError(const Status& s) {

@@ -129,7 +129,7 @@ Result<uint32_t> SlotStore::BeginSave(uint64_t step, int max_inflight, Policy po
       return Status::Ok();
     };
     PCC_RETURN_IF_ERROR(check_step());
-    if (policy == Policy::kSkip && inflight_ >= max_inflight) {
+    if (policy != Policy::kBlock && inflight_ >= max_inflight) {
       return Status::Busy("checkpoint of step " + std::to_string(step) +
                           " skipped: " + std::to_string(inflight_) + " saves of job " + job_ +
                           " rank " + std::to_string(rank_) +

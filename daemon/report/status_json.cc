@@ -73,6 +73,25 @@ std::string RenderStatusJson(const StatusView& v) {
       .Add("saves_committed", s.saves_committed)
       .Add("saves_failed", s.saves_failed)
       .Add("saves_aborted", s.saves_superseded)
+      .Add("saves_coalesced", s.saves_coalesced)
+      .Add("saves_skipped", s.saves_skipped)
+      .Raw("progress", Array(v.progress,
+                             [](const TierProgress& p) {
+                               auto step = [](const std::optional<uint64_t>& x) {
+                                 return x ? std::to_string(*x) : std::string("null");
+                               };
+                               return JsonObject()
+                                   .Add("job", p.job)
+                                   .Add("rank", p.rank)
+                                   .Raw("newest_snapshot_step", step(p.newest_snapshot_step))
+                                   .Raw("newest_durable_step", step(p.newest_durable_step))
+                                   .Add("durable_lag_steps", p.durable_lag_steps)
+                                   .Add("durable_lag_s", p.durable_lag_s)
+                                   .Add("committed", p.committed)
+                                   .Add("coalesced", p.coalesced)
+                                   .Add("skipped", p.skipped)
+                                   .str();
+                             }))
       .Add("bytes_written", s.bytes_written)
       .Add("bytes_copied", s.bytes_copied)
       .Add("write_gbps_recent", s.write_bytes_per_s_recent / 1e9)

@@ -217,6 +217,7 @@ std::string Server::StatusJson() {
   v.sessions = std::move(sessions);
   v.inflight = engine_->Inflight();
   v.stats = engine_->Stats();
+  v.progress = engine_->Progress();
   return RenderStatusJson(v);
 }
 

@@ -76,8 +76,8 @@ Session::Session(uint64_t id, UnixSocket socket, const PeerCred& peer, const wir
 
 Session::~Session() { Teardown(); }
 
-Result<std::shared_ptr<Session>> Session::Open(uint64_t id, UnixSocket socket,
-                                               const PeerCred& peer, const wire::Hello& hello,
+Result<std::shared_ptr<Session>> Session::Open(uint64_t id, UnixSocket socket, const PeerCred& peer,
+                                               const wire::Hello& hello,
                                                const SessionLimits& limits, Engine* engine,
                                                Gpu* gpu, int64_t now) {
   auto s = std::shared_ptr<Session>(
@@ -124,15 +124,14 @@ Status Session::Serve() {
   for (;;) {
     outbox_->Flush();
     if (outbox_->IsBroken()) {
-      why = Status::Aborted("client stopped reading completions (" +
-                            std::to_string(kMaxOverflow) + " pending)");
+      why = Status::Aborted("client stopped reading completions (" + std::to_string(kMaxOverflow) +
+                            " pending)");
       break;
     }
     why = HandleRing();
     if (!why.ok()) break;
-    pollfd fds[3] = {{socket_.fd(), POLLIN, 0},
-                     {request_event_.fd(), POLLIN, 0},
-                     {stop_event_.fd(), POLLIN, 0}};
+    pollfd fds[3] = {
+        {socket_.fd(), POLLIN, 0}, {request_event_.fd(), POLLIN, 0}, {stop_event_.fd(), POLLIN, 0}};
     int n = ::poll(fds, 3, 1000);
     if (n < 0 && errno != EINTR) {
       why = Status::FromErrno(errno, "poll");
@@ -179,9 +178,9 @@ void Session::Teardown() {
   }
   for (auto& h : inflight) {
     if (h->done() || h->snapshot_done()) continue;  // in daemon memory: it still commits
-    engine_->Cancel(h, Status::Aborted("client " + Who(hello_, peer_) +
-                                       " left before the snapshot of step " +
-                                       std::to_string(h->step()) + " completed"));
+    engine_->Cancel(
+        h, Status::Aborted("client " + Who(hello_, peer_) + " left before the snapshot of step " +
+                           std::to_string(h->step()) + " completed"));
   }
   // GPU memory and events go once the saves still using them end (they hold
   // their own references).
@@ -217,11 +216,16 @@ Status Session::ReplyError(const Status& s) {
 Status Session::HandleFrame(const Frame& frame) {
   switch (frame.type) {
     case wire::MsgType::kAllocArena:
-    case wire::MsgType::kAdoptArena: return HandleAllocArena(frame);
-    case wire::MsgType::kRegister: return HandleRegister(frame);
-    case wire::MsgType::kRestore: return HandleRestore(frame);
-    case wire::MsgType::kList: return HandleList();
-    case wire::MsgType::kGpuSetup: return HandleGpuSetup(frame);
+    case wire::MsgType::kAdoptArena:
+      return HandleAllocArena(frame);
+    case wire::MsgType::kRegister:
+      return HandleRegister(frame);
+    case wire::MsgType::kRestore:
+      return HandleRestore(frame);
+    case wire::MsgType::kList:
+      return HandleList();
+    case wire::MsgType::kGpuSetup:
+      return HandleGpuSetup(frame);
     default:
       return Status::InvalidArgument("unexpected message type " +
                                      std::to_string(static_cast<int>(frame.type)));
@@ -242,8 +246,8 @@ Status Session::HandleRing() {
 
 Status Session::HandleSave(const wire::SaveMsg& msg) {
   auto fail = [&](const Status& s) {
-    outbox_->Post({wire::RingType::kFailed, msg.seq, msg.step,
-                   static_cast<uint32_t>(s.code()), s.message()});
+    outbox_->Post(
+        {wire::RingType::kFailed, msg.seq, msg.step, static_cast<uint32_t>(s.code()), s.message()});
     return Status::Ok();
   };
   if (msg.table_version != table_.version || table_.version == 0) {
@@ -295,13 +299,17 @@ Status Session::HandleSave(const wire::SaveMsg& msg) {
   h->SetOnSnapshot([outbox, seq, step] {
     outbox->Post({wire::RingType::kSnapshotDone, seq, step, 0, ""});
   });
-  h->SetOnDone([outbox, seq, step, arenas = std::move(arenas), memory = table_.device_memory,
+  std::weak_ptr<SaveHandle> weak = h;
+  h->SetOnDone([outbox, seq, step, weak, arenas = std::move(arenas), memory = table_.device_memory,
                 events = std::move(events)](const Status& s) mutable {
-    if (s.ok()) {
+    auto self = weak.lock();
+    if (s.ok() && self && self->coalesced()) {
+      outbox->Post({wire::RingType::kCoalesced, seq, step, 0, ""});
+    } else if (s.ok()) {
       outbox->Post({wire::RingType::kCommitted, seq, step, 0, ""});
     } else {
-      outbox->Post({wire::RingType::kFailed, seq, step, static_cast<uint32_t>(s.code()),
-                    s.message()});
+      outbox->Post(
+          {wire::RingType::kFailed, seq, step, static_cast<uint32_t>(s.code()), s.message()});
     }
     arenas.clear();
     memory.clear();
@@ -363,9 +371,8 @@ Status Session::HandleRegister(const Frame& frame) {
       const uint64_t size = a->second->size();
       if (t.offset > size || t.bytes > size - t.offset) {
         return ReplyError(Status::InvalidArgument(
-            what + " (" + std::to_string(t.bytes) + " bytes at offset " +
-            std::to_string(t.offset) + ") does not lie inside its arena of " +
-            std::to_string(size) + " bytes"));
+            what + " (" + std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
+            ") does not lie inside its arena of " + std::to_string(size) + " bytes"));
       }
       s.data = a->second->data() + t.offset;
       table.host = true;

@@ -108,7 +108,7 @@ TEST_CASE("defaults come from the table") {
   CHECK(c.engine.chunk_bytes == (64ull << 20));
   CHECK(c.engine.writers == 4);
   CHECK(c.engine.max_inflight == 2);
-  CHECK(c.engine.policy == Policy::kBlock);
+  CHECK(c.engine.policy == Policy::kCoalesce);  // the memory tier is the default
   CHECK(c.engine.direct_io);
   CHECK(c.socket_mode == 0660);
   CHECK(c.allow_uids == std::vector<uint32_t>{static_cast<uint32_t>(geteuid())});
@@ -338,7 +338,7 @@ TEST_CASE("the messages say what is wrong and what is accepted") {
   CHECK(Error({"--pool", "12QB"}).find("'12QB'") != std::string::npos);
   CHECK(Error({"--pool", "12QB"}).find("64M") != std::string::npos);
   CHECK(Error({"--writers", "300"}) == "writers: 300 is not in 1..256");
-  CHECK(Error({"--policy", "wait"}) == "policy: 'wait' is not one of block, skip");
+  CHECK(Error({"--policy", "wait"}) == "policy: 'wait' is not one of coalesce, block, skip");
   CHECK(Error({"--chunk", "10000"}).find("multiple of 4 KiB") != std::string::npos);
 }
 

@@ -52,11 +52,14 @@ EngineOptions SmallOptions(const std::string& root, int max_inflight) {
   o.pool_bytes = 4 * o.chunk_bytes;
   o.writers = 3;
   o.max_inflight = max_inflight;
+  // These options size the pool below two snapshots (backpressure paths);
+  // the memory tier's tests (memory_tier_test.cc, power_loss_test.cc) set
+  // Policy::kCoalesce with a pool that holds them.
+  o.policy = Policy::kBlock;
   return o;
 }
 
-SaveRequest MakeRequest(const TensorSet& t, uint64_t step, const std::string& job,
-                        uint32_t rank) {
+SaveRequest MakeRequest(const TensorSet& t, uint64_t step, const std::string& job, uint32_t rank) {
   SaveRequest r;
   r.job = job;
   r.rank = rank;

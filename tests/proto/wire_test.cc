@@ -350,6 +350,7 @@ TEST_CASE("ring messages round trip", "[proto]") {
   for (const CompletionMsg& m :
        {CompletionMsg{RingType::kSnapshotDone, 1, 2, 0, ""},
         CompletionMsg{RingType::kCopiesQueued, 5, 6, 0, ""},
+        CompletionMsg{RingType::kCoalesced, 7, 8, 0, ""},
         CompletionMsg{RingType::kCommitted, kMax64, kMax64, 0, "done"},
         CompletionMsg{RingType::kFailed, 3, 4, static_cast<uint32_t>(Code::kNoSpace),
                       std::string(kMaxCompletionMessageBytes, 'm')}}) {
@@ -403,7 +404,7 @@ TEST_CASE("ring messages: magic, version, type and fields are checked", "[proto]
   completion_fails(done, 3, 0, 1, "bad magic");
   completion_fails(done, 4, 0, 2, "protocol version 0");
   completion_fails(done, 6, 1, 2, "type 1 is not a completion");
-  completion_fails(done, 6, 6, 2, "type 6 is not a completion");
+  completion_fails(done, 6, 7, 2, "type 7 is not a completion");
   completion_fails(done, 24, 3, 4, "code 3 does not fit type 3");
   completion_fails(done, 28, kMaxCompletionMessageBytes + 1, 4, "message of 217 bytes exceeds");
   completion_fails(done, 32, 1, 1, "reserved bytes are not zero");

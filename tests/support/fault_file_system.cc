@@ -1,10 +1,12 @@
 #include "support/fault_file_system.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <thread>
 
 namespace pccheck {
 namespace {
@@ -31,6 +33,7 @@ class FaultFile final : public File {
   ~FaultFile() override { --fs_->open_files_; }
 
   Status WriteAt(const void* data, size_t n, uint64_t offset) override {
+    fs_->SlowWrite(path());
     auto v = fs_->AdmitFile(Op::kWrite, "pwrite", path(), generation_);
     if (!v.status.ok()) return v.status;
     if (!v.short_write) return base_->WriteAt(data, n, offset);
@@ -409,6 +412,42 @@ Status FaultFileSystem::PowerLoss() {
   crash_at_ = 0;
   ++generation_;
   return Status::Ok();
+}
+
+void FaultFileSystem::HoldWrites(bool hold, std::string path_substr) {
+  {
+    std::lock_guard lock(slow_mu_);
+    hold_writes_ = hold;
+    hold_substr_ = std::move(path_substr);
+  }
+  slow_cv_.notify_all();
+}
+
+void FaultFileSystem::SetWriteDelay(uint64_t delay_us) { write_delay_us_ = delay_us; }
+
+void FaultFileSystem::WaitHeldWrites(int n) {
+  std::unique_lock lock(slow_mu_);
+  slow_cv_.wait(lock, [&] { return held_writes_ >= n; });
+}
+
+int FaultFileSystem::held_writes() const {
+  std::lock_guard lock(slow_mu_);
+  return held_writes_;
+}
+
+void FaultFileSystem::SlowWrite(const std::string& path) {
+  {
+    std::unique_lock lock(slow_mu_);
+    if (hold_writes_ && path.find(hold_substr_) != std::string::npos) {
+      ++held_writes_;
+      slow_cv_.notify_all();
+      slow_cv_.wait(lock, [&] { return !hold_writes_; });
+      --held_writes_;
+    }
+  }
+  if (const uint64_t us = write_delay_us_.load(); us > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(us));
+  }
 }
 
 }  // namespace pccheck

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -87,6 +88,16 @@ class FaultFileSystem : public FileSystem {
   // REQUIRES: no other call in flight.
   Status PowerLoss();
 
+  // A slow disk. Every WriteAt on a path containing path_substr first waits
+  // while writes are held (an explicit gate: tests release it, never time),
+  // then sleeps delay_us (for benchmarks and soak runs only). Data files by
+  // default, so that manifests and `latest` still commit.
+  void HoldWrites(bool hold, std::string path_substr = ".data");
+  void SetWriteDelay(uint64_t delay_us);
+  // Blocks until at least n writes wait on the gate.
+  void WaitHeldWrites(int n);
+  int held_writes() const;
+
   int open_files() const;       // File objects from Open currently alive
   uint64_t calls(Op op) const;  // calls made of op, failed ones included
 
@@ -101,6 +112,9 @@ class FaultFileSystem : public FileSystem {
 
  private:
   friend class FaultFile;
+  // Applies HoldWrites and SetWriteDelay to a write of `path`.
+  void SlowWrite(const std::string& path);
+
   struct Rule {
     Op op;
     int countdown;  // matching calls left until it fires
@@ -157,6 +171,13 @@ class FaultFileSystem : public FileSystem {
   int crash_at_ = 0;  // sync point number the power fails at; 0: none
   bool crashed_ = false;
   std::atomic<int> open_files_{0};
+
+  mutable std::mutex slow_mu_;  // the write gate; never held with mu_
+  std::condition_variable slow_cv_;
+  bool hold_writes_ = false;
+  std::string hold_substr_;
+  int held_writes_ = 0;
+  std::atomic<uint64_t> write_delay_us_{0};
 };
 
 }  // namespace pccheck

@@ -76,12 +76,17 @@ struct CheckpointEntry {
 struct RestoreInfo {
   uint64_t step = 0;
   std::string user_blob;
-  std::string source;                // "disk" or "memory"
+  // "disk", "memory" (the daemon's resident copy of a commit) or
+  // "memory (not yet durable)": a complete snapshot in the daemon's pool,
+  // newer than anything on disk (the memory tier, policy `coalesce`).
+  std::string source;
   std::vector<std::string> skipped;  // damaged checkpoints passed over
 };
 
 // The outcome of one save, by ticket.
-enum class SaveState { kPending, kSnapshotDone, kCommitted, kFailed };
+// kCoalesced: a newer snapshot superseded it before its writing began (policy
+// `coalesce`); it ended, was never written, and is not an error.
+enum class SaveState { kPending, kSnapshotDone, kCommitted, kFailed, kCoalesced };
 
 class Client {
  public:
@@ -134,7 +139,8 @@ class Client {
   // memory: the `block` policy). Returns the first snapshot failure since the
   // last call, like BeforeUpdate. Host tables: BeforeUpdate().
   Status BeforeUpdateStream(void* stream, int timeout_ms = -1);
-  // Waits for the save to commit (ok) or fail (its error).
+  // Waits for the save to end: committed or coalesced (ok; Poll tells which)
+  // or failed (its error).
   Status Wait(uint64_t ticket, int timeout_ms = -1);
   // Non-blocking view of a save.
   Result<SaveState> Poll(uint64_t ticket);
@@ -142,6 +148,14 @@ class Client {
   // yet, if any. A save abandoned because a newer one of this client committed
   // (newest wins) is not a failure here; Wait(ticket) still reports it.
   Status WaitAll(int timeout_ms = -1);
+  // Waits until the newest save requested so far is durable (committed):
+  // every save has ended and the newest committed. Its failure otherwise.
+  Status WaitDurable(int timeout_ms = -1);
+  // The newest step whose snapshot is complete (in the daemon's memory or on
+  // disk), and the newest durable (committed) step, as this client saw them
+  // (the durable one includes what was committed before it connected).
+  std::optional<uint64_t> NewestSnapshotStep();
+  std::optional<uint64_t> NewestDurableStep();
 
   Result<std::optional<uint64_t>> LatestStep();
   Result<std::vector<CheckpointEntry>> List();

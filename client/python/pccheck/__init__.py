@@ -8,8 +8,8 @@ checkpoint daemon.
 Importing pccheck needs neither torch nor libpccheck; both are loaded when
 first used.
 """
-from .client import (COMMITTED, FAILED, PENDING, SNAPSHOT_DONE, Client, Entry, TensorSpec, connect,
-                     default_socket, status)
+from .client import (COALESCED, COMMITTED, FAILED, PENDING, SNAPSHOT_DONE, Client, Entry,
+                     TensorSpec, connect, default_socket, status)
 from .errors import (CheckpointBusy, CheckpointCorrupt, CheckpointNotFound, CheckpointTimeout,
                      DaemonUnavailable, PccheckError)
 
@@ -18,7 +18,7 @@ __all__ = [
     "load_model_state", "read", "version",
     "PccheckError", "DaemonUnavailable", "CheckpointBusy", "CheckpointNotFound",
     "CheckpointCorrupt", "CheckpointTimeout",
-    "PENDING", "SNAPSHOT_DONE", "COMMITTED", "FAILED",
+    "PENDING", "SNAPSHOT_DONE", "COMMITTED", "FAILED", "COALESCED",
 ]
 
 def version():

@@ -14,7 +14,9 @@ from . import _native
 from .errors import EINVAL, PccheckError
 
 # Save states returned by Client.poll (pccheck.h).
-PENDING, SNAPSHOT_DONE, COMMITTED, FAILED = 0, 1, 2, 3
+# COALESCED: a newer snapshot superseded it before its writing began (policy
+# coalesce); it ended, was never written, and is not an error.
+PENDING, SNAPSHOT_DONE, COMMITTED, FAILED, COALESCED = 0, 1, 2, 3, 4
 
 # One tensor to register. data: its address (int); device: the CUDA device,
 # -1 for host memory.
@@ -115,15 +117,36 @@ class Client:
                          timeout_ms)
 
     def wait(self, ticket, timeout_ms=-1):
-        """Waits until save `ticket` commits; raises its error if it failed."""
+        """Waits until save `ticket` ends, committed or coalesced (poll tells
+        which); raises its error if it failed."""
         _native.call("pccheck_wait", self._h(), ticket, timeout_ms)
 
     def wait_all(self, timeout_ms=-1):
         """Waits for every save in flight; raises the first failure."""
         _native.call("pccheck_wait_all", self._h(), timeout_ms)
 
+    def wait_durable(self, timeout_ms=-1):
+        """Waits until the newest save requested so far is durable
+        (committed); raises if it did not become durable."""
+        _native.call("pccheck_wait_durable", self._h(), timeout_ms)
+
+    def progress(self):
+        """(newest step whose snapshot is complete, in the daemon's memory or
+        on disk; newest durable step), each None when there is none."""
+        hs, s, hd, d = c_int(), c_uint64(), c_int(), c_uint64()
+        _native.call("pccheck_progress", self._h(), byref(hs), byref(s), byref(hd), byref(d))
+        return (s.value if hs.value else None, d.value if hd.value else None)
+
+    def newest_snapshot_step(self):
+        """The newest step whose snapshot is complete (memory or disk), or None."""
+        return self.progress()[0]
+
+    def newest_durable_step(self):
+        """The newest committed step, or None."""
+        return self.progress()[1]
+
     def poll(self, ticket):
-        """PENDING, SNAPSHOT_DONE, COMMITTED or FAILED, without waiting."""
+        """PENDING, SNAPSHOT_DONE, COMMITTED, COALESCED or FAILED, without waiting."""
         state = c_int()
         _native.call("pccheck_poll", self._h(), ticket, byref(state))
         return state.value

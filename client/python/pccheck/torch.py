@@ -187,9 +187,31 @@ class Checkpointer:
             self._fail(e, "waiting for the checkpoints")
             return False
 
+    def wait_durable(self, timeout_ms=-1):
+        """Waits until the newest checkpoint requested so far is durable. True
+        when it is; with on_error="warn", False (and a warning) when not."""
+        if self._client is None:
+            return False
+        try:
+            self._client.wait_durable(timeout_ms)
+            return True
+        except PccheckError as e:
+            self._fail(e, "waiting for the newest checkpoint to become durable")
+            return False
+
     def poll(self, ticket):
-        """pccheck.PENDING, SNAPSHOT_DONE, COMMITTED or FAILED for a save's ticket."""
+        """pccheck.PENDING, SNAPSHOT_DONE, COMMITTED, COALESCED or FAILED for a
+        save's ticket."""
         return self._require_client().poll(ticket)
+
+    def newest_snapshot_step(self):
+        """The newest step whose snapshot is complete: in the daemon's memory
+        (a recovery point, not yet durable) or on disk; None when none."""
+        return self._require_client().newest_snapshot_step()
+
+    def newest_durable_step(self):
+        """The newest durable (committed) step, or None."""
+        return self._require_client().newest_durable_step()
 
     # ---- what is committed ---------------------------------------------------------
 

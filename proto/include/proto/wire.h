@@ -257,6 +257,8 @@ enum class RingType : uint32_t {
   kFailed = 4,        // completion: code + message
   kCopiesQueued = 5,  // completion (GPU saves): the daemon's copies are queued and its
                       // "done" events recorded after them; the client may wait on them
+  kCoalesced = 6,     // completion: superseded by a newer snapshot before its writing
+                      // began (policy `coalesce`); ended, not an error, never written
 };
 
 struct SaveMsg {

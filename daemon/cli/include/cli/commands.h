@@ -31,6 +31,7 @@ struct BenchOptions {
   std::string job = "bench";
   uint32_t rank = 0;
   uint64_t keep_every = 0;  // retention: keep steps that are multiples of this; 0: off
+  uint64_t every_ms = 0;    // with socket: > 0 runs the trainer-shaped bench (RunTrainerBench)
   bool json = false;
   bool raw_only = false;  // offline: measure only the disk's write ceiling, size x count bytes
 };
@@ -55,6 +56,13 @@ int RunBench(const BenchOptions& options);
 // here: run it on the daemon's machine. The summary adds the p50 and p99 of
 // the time each Client::Save call held its caller.
 int RunDaemonBench(const BenchOptions& options);
+
+// bench_trainer.cc: one client shaped like a trainer against the pccheckd at
+// options.socket: `count` times, every_ms of simulated work (a sleep), then a
+// save and a before_update, each timed. Prints (or, with json, one object
+// with) saves_requested/committed/coalesced/skipped, hold_ms_p50/p99,
+// copy_ms_p50, durable_lag_steps_max, wall_s and ideal_s (count x every_ms).
+int RunTrainerBench(const BenchOptions& options);
 
 struct StatusOptions {
   std::string socket;  // empty: DefaultSocketPath()

@@ -10,6 +10,12 @@
 // one; a ChunkRef names a resident chunk together with its generation, which
 // changes whenever the chunk is handed out again, so a stale ref is detected.
 //
+// Admission by bytes: a save that must never stall midway reserves all its
+// chunks up front (TryReserve / Reserve) and then takes them one by one with
+// TakeReserved, which never waits. Reserved chunks are not available to
+// Acquire, TryAcquire or other reservations, and Pin refuses to pin resident
+// chunks that a reservation counts on.
+//
 // Memory is allocated once, at construction (pinning is slow), through the
 // Gpu seam. Thread-safe.
 #pragma once
@@ -47,6 +53,17 @@ class ChunkPool {
   // Returns null at once when none is free.
   uint8_t* TryAcquire();
   void Release(uint8_t* chunk);
+  // Reserves n chunks (free or resident, evicting resident ones as they are
+  // taken) if that many are available now; false, reserving nothing, if not.
+  bool TryReserve(size_t n);
+  // Blocks until n chunks can be reserved or `give_up` returns true (then
+  // false, reserving nothing). REQUIRES: n <= chunk_count().
+  bool Reserve(size_t n, const std::function<bool()>& give_up);
+  // Takes one chunk of a reservation; never null, never waits.
+  // REQUIRES: a reservation with a chunk left.
+  uint8_t* TakeReserved();
+  // Returns n reserved chunks that will not be taken.
+  void Unreserve(size_t n);
   // Gives a chunk back keeping its bytes until the pool needs it.
   ChunkRef ReleaseResident(uint8_t* chunk);
   // Pins every chunk in refs so that no Acquire evicts it, if all of them
@@ -62,17 +79,22 @@ class ChunkPool {
 
   uint64_t chunk_bytes() const { return chunk_bytes_; }
   size_t chunk_count() const { return chunks_; }
-  // Chunks Acquire can hand out now (free and unpinned resident ones).
+  // Chunks Acquire can hand out now (free and unpinned resident ones, less
+  // the reserved ones).
   size_t free_count() const;
+  size_t reserved_count() const;
   size_t resident_count() const;
   bool locked() const { return locked_; }
 
  private:
   ChunkPool(Gpu* gpu, uint8_t* base, uint64_t chunk_bytes, size_t chunks, bool locked);
   size_t IndexOf(const uint8_t* chunk) const;
-  // A resident chunk to evict (oldest first, skipping pinned ones), or null.
+  // A free chunk, else a resident one to evict (oldest first, skipping
+  // pinned ones), or null; unless `reserved`, only beyond the reservations.
   // REQUIRES: mu_ held.
-  uint8_t* TakeLocked();
+  uint8_t* TakeLocked(bool reserved = false);
+  // Free and unpinned resident chunks, reservations included. REQUIRES: mu_.
+  size_t AvailableLocked() const { return free_.size() + resident_.size() - pinned_resident_; }
   bool ValidLocked(const ChunkRef& r) const;
 
   Gpu* gpu_;
@@ -88,6 +110,7 @@ class ChunkPool {
   std::vector<bool> is_resident_;     // per chunk
   std::vector<uint32_t> pins_;        // per chunk
   size_t pinned_resident_ = 0;        // resident chunks with pins_ > 0
+  size_t reserved_ = 0;               // chunks promised to reservations, not taken yet
 };
 
 }  // namespace pccheck

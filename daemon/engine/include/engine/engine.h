@@ -80,8 +80,13 @@ class SaveHandle {
   // Snapshot done: every byte has left the sources; they may change now.
   bool snapshot_done() const;
   void WaitSnapshot() const;
-  // Done: committed (ok) or failed; the status says which.
+  // Done: committed (ok), coalesced (ok, coalesced() true) or failed; the
+  // status says which.
   bool done() const;
+  // Ended coalesced: with the `coalesce` policy a newer snapshot of its job
+  // and rank superseded it before its writing began, so it was never written
+  // (not an error: the newer one is persisted instead).
+  bool coalesced() const;
   Status Wait() const;
   // Waits up to timeout_us; returns false if not done by then.
   bool WaitFor(uint64_t timeout_us) const;
@@ -96,7 +101,7 @@ class SaveHandle {
   friend class Engine;
   friend class Pipeline;
   void MarkSnapshot();
-  void MarkDone(const Status& s);
+  void MarkDone(const Status& s, bool coalesced = false);
   void AddCopied(uint64_t n) { bytes_copied_ += n; }
   void AddWritten(uint64_t n) { bytes_written_ += n; }
 
@@ -108,6 +113,7 @@ class SaveHandle {
   mutable std::condition_variable cv_;
   bool snapshot_ = false;
   bool done_ = false;
+  bool coalesced_ = false;
   Status status_;
   std::function<void()> on_snapshot_;
   std::function<void(const Status&)> on_done_;
@@ -155,10 +161,25 @@ struct RestoreResult {
   std::vector<TensorEntry> tensors;
   uint64_t bytes_read = 0;
   // "memory": from the daemon's pool, where the newest commit stays until
-  // the pool needs the space; "disk": read from the store.
+  // the pool needs the space; "disk": read from the store;
+  // kSourceMemoryNotDurable: a complete snapshot in the pool that is newer
+  // than anything committed (the memory tier; not on disk yet).
   std::string source = "disk";
   // Checkpoints skipped because they failed verification, with the reason.
   std::vector<std::string> skipped;
+};
+
+inline constexpr const char* kSourceMemoryNotDurable = "memory (not yet durable)";
+
+// Per job and rank: how far the disk lags behind the snapshots in memory.
+struct TierProgress {
+  std::string job;
+  uint32_t rank = 0;
+  std::optional<uint64_t> newest_snapshot_step;  // complete in memory or durable
+  std::optional<uint64_t> newest_durable_step;   // committed (latest)
+  uint64_t durable_lag_steps = 0;                // newest snapshot - newest durable
+  double durable_lag_s = 0;  // since the oldest complete snapshot newer than durable
+  uint64_t committed = 0, coalesced = 0, skipped = 0;
 };
 
 // A save still in flight, for status displays.
@@ -196,6 +217,8 @@ struct EngineStats {
   uint64_t saves_committed = 0;
   uint64_t saves_failed = 0;
   uint64_t saves_superseded = 0;
+  uint64_t saves_coalesced = 0;  // coalesce policy: superseded before writing began
+  uint64_t saves_skipped = 0;    // refused with kBusy (skip, or coalesce with a full pool)
   uint64_t bytes_written = 0;
   uint64_t bytes_copied = 0;
   // Bytes per second over the last ~10 s (0 when idle that long).
@@ -224,11 +247,17 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Starts a save and returns its handle at once. Fails fast when the request
-  // is malformed, when the step is not newer than the committed latest, or,
-  // with the `skip` policy, when the store's slots or the pool are exhausted
-  // (kBusy). With `block` it waits while max_inflight saves of this job/rank
-  // are in flight.
+  // Starts a save and returns its handle at once. Admission is by bytes and
+  // decided here, so the copy never stalls midway: a snapshot that fits the
+  // pool reserves all its chunks now (evicting resident copies, and with
+  // `coalesce` first dropping snapshots of this job/rank that it supersedes
+  // and whose writing has not begun). Fails fast when the request is
+  // malformed, when the step is not newer than the committed latest, or with
+  // kBusy (counted skipped) when `skip` finds the pool unable to take the
+  // snapshot whole or max_inflight saves in flight. `block` and `coalesce`
+  // wait for pool memory (before the copy); `block` also for a slot. A snapshot larger
+  // than the whole pool streams through it (block, coalesce; skip refuses it):
+  // it is persisted chunk by chunk and is no recovery point until committed.
   Result<std::shared_ptr<SaveHandle>> Save(SaveRequest request);
 
   // Restores `step` (or the newest committed checkpoint that verifies) into
@@ -261,6 +290,8 @@ class Engine {
   std::vector<InflightInfo> Inflight();
   // The newest committed step, if any.
   std::optional<uint64_t> LatestStep(const std::string& job, uint32_t rank);
+  // Per job and rank known to the engine, in job, rank order.
+  std::vector<TierProgress> Progress();
   EngineStats Stats();
 
   // Stops accepting saves, waits up to deadline_us for in-flight saves to
@@ -283,6 +314,7 @@ class Engine {
   std::unique_ptr<ChunkPool> pool_;
   std::unique_ptr<Pipeline> pipeline_;  // destroyed before the pool and the stores
   bool shut_down_ = false;
+  std::atomic<bool> closing_{false};  // wakes saves waiting for pool memory
 };
 
 }  // namespace pccheck

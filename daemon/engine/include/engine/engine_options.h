@@ -13,10 +13,19 @@
 
 namespace pccheck {
 
-// What a save does when the pool or the store's slots are exhausted.
+// What a save does when the disk cannot keep up (docs/design-notes.md,
+// "The memory tier").
 enum class Policy {
-  kBlock,  // wait until a slot and pool memory free up
-  kSkip,   // refuse at once with kBusy and a reason; the caller never waits
+  // The default. Every save that the pool can take whole is snapshotted into
+  // memory at copy speed; the writers persist the newest complete snapshot of
+  // each job and rank, and one superseded before its writing began ends
+  // coalesced (not an error). A save the pool cannot take whole even after
+  // reclaiming superseded snapshots waits for memory before its copy starts
+  // (never midway); a pool of two snapshots per rank never makes it wait.
+  kCoalesce,
+  kBlock,  // every save is persisted: wait until a slot and pool memory free up
+  kSkip,   // refuse at once with kBusy and a reason when the pool cannot take
+           // the snapshot whole or max_inflight saves are in flight
 };
 
 const char* PolicyName(Policy p);
@@ -28,7 +37,7 @@ struct EngineOptions {
   uint64_t chunk_bytes = 64ull << 20;  // pipeline unit; a multiple of 4096
   int writers = 4;                     // writer (and restore reader) threads
   int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
-  Policy policy = Policy::kBlock;
+  Policy policy = Policy::kCoalesce;
   bool direct_io = true;  // O_DIRECT for data files
   // Written chunks keep their bytes until the pool needs them, so restoring
   // the newest commit soon after it reads memory instead of disk.

@@ -10,7 +10,11 @@
 //   pool_bytes_total, pool_bytes_free, pool_locked, chunk_bytes,
 //   saves_committed, saves_failed, saves_aborted, bytes_written, bytes_copied,
 //   write_gbps_recent, copy_gbps_recent (GB = 1e9 bytes, over the last ~10 s),
-//   recent_errors[] (newest last)
+//   recent_errors[] (newest last),
+//   saves_coalesced, saves_skipped,
+//   progress[]  per job and rank: job, rank, newest_snapshot_step,
+//               newest_durable_step (null when none), durable_lag_steps,
+//               durable_lag_s, committed, coalesced, skipped
 #pragma once
 
 #include <string>
@@ -30,6 +34,7 @@ struct StatusView {
   std::vector<SessionInfo> sessions;
   std::vector<InflightInfo> inflight;
   EngineStats stats;
+  std::vector<TierProgress> progress;
 };
 
 std::string RenderStatusJson(const StatusView& v);
