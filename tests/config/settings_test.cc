@@ -183,7 +183,7 @@ TEST_CASE("the status document's config holds every setting of the table") {
   CHECK(j["chunk_bytes"].AsUint() == (64ull << 20));
   CHECK(j["writers"].AsInt() == 4);
   CHECK(j["max_inflight"].AsInt() == 2);
-  CHECK(j["policy"].AsString() == "block");
+  CHECK(j["policy"].AsString() == "coalesce");
   CHECK(j["direct_io"].type() == JsonValue::Type::kBool);
   CHECK(j["direct_io"].AsBool());
   CHECK(j["keep_resident"].type() == JsonValue::Type::kBool);
