@@ -35,9 +35,8 @@
 #include "bench_measures.h"
 #include "cli/raw_write.h"
 #include "cuda_testing.h"
-#include "gpu_daemon.h"
 #include "pccheck/client.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace pccheck::testing {
 namespace {
@@ -173,7 +172,7 @@ class Bench {
   void StartDaemon() {
     GpuDaemonFlags flags;
     flags.pool = std::to_string((bytes_ + kGiB) / kMiB) + "MiB";  // a whole checkpoint fits
-    daemon_ = std::make_unique<GpuDaemon>(dir_.path(), flags);
+    daemon_ = std::make_unique<DaemonLauncher>(GpuDaemonOptions(dir_.path(), flags));
     const double start = NowSeconds();
     Ok(daemon_->Start(), "starting pccheckd");
     out_.Add("daemon_start_s", NowSeconds() - start);
@@ -362,7 +361,7 @@ class Bench {
   cudaStream_t stream_ = nullptr, work_stream_ = nullptr;
   std::unique_ptr<PinnedBuffer> pinned_;
   std::unique_ptr<Model> model_;
-  std::unique_ptr<GpuDaemon> daemon_;
+  std::unique_ptr<DaemonLauncher> daemon_;
   std::unique_ptr<Client> client_;
   double d2h_ms_ = 0, d2d_ms_ = 0, snapshot_ms_ = 0;
   uint64_t next_step_ = 1;
