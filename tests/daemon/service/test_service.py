@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import harness  # noqa: E402  (tests/python/harness.py: paths, skip(), Daemon, main())
 
 SOURCE, BUILD = harness.SOURCE, harness.BUILD
