@@ -33,7 +33,7 @@ struct Child {
 };
 
 Child StartBench(const std::string& root) {
-  const std::string exe = BuildDir() + "/daemon/pccheck";
+  const std::string exe = BuildDir() + "/daemon/cli/pccheck";
   int fds[2];
   REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();

@@ -16,7 +16,7 @@ import harness  # noqa: E402
 
 import pccheck  # noqa: E402
 
-PCCHECK = os.path.join(harness.BUILD, "daemon", "pccheck")
+PCCHECK = os.path.join(harness.BUILD, "daemon", "cli", "pccheck")
 # safetensors dtype codes as the spec names them, and torch's names for them.
 CODES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
          "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",

@@ -24,7 +24,7 @@ bool Contains(const std::string& s, const std::string& part) {
 }
 
 CliRun RunPccheck(const std::vector<std::string>& args, int timeout_ms) {
-  return RunProgram("daemon/pccheck", args, timeout_ms);
+  return RunProgram("daemon/cli/pccheck", args, timeout_ms);
 }
 
 CliRun RunProgram(const std::string& program, const std::vector<std::string>& args,

@@ -176,6 +176,8 @@ def test_trainer_examples_build_and_run():
         "docs/trainers.md lost its C, C++ or Python example"
     work = tempfile.mkdtemp(prefix="pcc-doc-")
     include = os.path.join(SOURCE, "client", "include")
+    # pccheck/status.h, installed beside pccheck/client.h, lives in common/base.
+    base_include = os.path.join(SOURCE, "common", "base", "include")
     libdir = os.path.join(BUILD, "client")
     programs = []
     for lang, compiler, flags in (("c", "cc", ["-std=c11"]), ("cpp", "c++", ["-std=c++20"])):
@@ -186,7 +188,7 @@ def test_trainer_examples_build_and_run():
             with open(src, "w") as f:
                 f.write(code)
             exe = src + ".bin"
-            r = _run([compiler] + flags + ["-Wall", "-Wextra", "-Werror", "-I", include, src,
+            r = _run([compiler] + flags + ["-Wall", "-Wextra", "-Werror", "-I", include, "-I", base_include, src,
                                            "-L", libdir, "-Wl,-rpath," + libdir, "-lpccheck",
                                            "-o", exe])
             assert r.returncode == 0, "the %s example %d of docs/trainers.md does not build:\n%s" \
