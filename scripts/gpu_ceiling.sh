@@ -31,12 +31,12 @@ RUNS=${PCCHECK_CEILING_RUNS:-2}
 SCRATCH="$ROOT/$BUILD/tmp/ceiling"
 export PCCHECK_TEST_TMPDIR="$ROOT/$BUILD/tmp" TMPDIR="$ROOT/$BUILD/tmp"
 
-if [ ! -x "$BUILD/daemon/cli/pccheck" ] || [ ! -x "$BUILD/tests/gpu/gpu_bench" ]; then
+if [ ! -x "$BUILD/daemon/pccheck" ] || [ ! -x "$BUILD/tests/gpu/gpu_bench" ]; then
   if [ ! -f "$BUILD/build.ninja" ]; then
     meson setup "$BUILD" -Dgpu=enabled -Dwerror_ci=false || exit 2
   fi
 fi
-ninja -C "$BUILD" daemon/cli/pccheck tests/gpu/gpu_bench >"$OUTDIR/build.log" 2>&1 || {
+ninja -C "$BUILD" daemon/pccheck tests/gpu/gpu_bench >"$OUTDIR/build.log" 2>&1 || {
   tail -n 30 "$OUTDIR/build.log"
   exit 2
 }
@@ -69,7 +69,7 @@ rc=0
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$SCRATCH"
   for pass in fresh again; do
-    "$BUILD/daemon/cli/pccheck" bench --root "$SCRATCH" --size "$SIZE" --count "$COUNT" --json \
+    "$BUILD/daemon/pccheck" bench --root "$SCRATCH" --size "$SIZE" --count "$COUNT" --json \
       >"$OUTDIR/bench_${pass}_$i.json" 2>"$OUTDIR/bench_${pass}_$i.log" || rc=1
     summary "$OUTDIR/bench_${pass}_$i.json" "bench $pass $i ($COUNT x $SIZE)"
   done

@@ -1,6 +1,6 @@
 // `pccheck-settings-doc`: prints docs/settings.md, generated from the settings
 // table, without needing a working pccheckd:
-//   build/tests/config/pccheck-settings-doc > docs/settings.md
+//   build/tests/daemon/config/pccheck-settings-doc > docs/settings.md
 #include <iostream>
 
 #include "config/settings.h"

@@ -5,21 +5,21 @@
 #include <vector>
 
 #include "catch.h"
-#include "daemon_process.h"
 #include "pccheck.h"
 #include "pccheck/client.h"
+#include "support/daemon.h"
 
 namespace pccheck {
 namespace {
 
-using testing::DaemonProcess;
+using testing::Daemon;
 
 bool Contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;
 }
 
 TEST_CASE("gpu api: host-only tables go through RegisterDevices like Register", "[client][gpu]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   auto c = Client::Connect({daemon.socket(), "job", 0});
   REQUIRE(c.ok());
@@ -36,7 +36,7 @@ TEST_CASE("gpu api: host-only tables go through RegisterDevices like Register", 
 
 TEST_CASE("gpu api: a GPU tensor that cannot be shared is refused; the old table stays",
           "[client][gpu]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   auto c = Client::Connect({daemon.socket(), "job", 0});
   REQUIRE(c.ok());
@@ -57,7 +57,7 @@ TEST_CASE("gpu api: a GPU tensor that cannot be shared is refused; the old table
 }
 
 TEST_CASE("gpu api: the C functions check their arguments", "[client][gpu]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   pccheck_client* c = nullptr;
   char* err = nullptr;

@@ -6,13 +6,13 @@
 #include <cstring>
 
 #include "catch.h"
-#include "daemon_process.h"
 #include "pccheck.h"
+#include "support/daemon.h"
 
 namespace pccheck {
 namespace {
 
-using testing::DaemonProcess;
+using testing::Daemon;
 
 uint32_t Value(uint64_t step, uint64_t which, uint64_t i) {
   uint64_t z = step * 0x9E3779B97F4A7C15ull + which * 0xD1B54A32D192ED03ull + i;
@@ -72,7 +72,7 @@ bool Contains(const std::string& s, const std::string& part) {
 }
 
 TEST_CASE("saves commit and restore both tensors bit for bit", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   for (uint64_t step = 1; step <= 4; ++step) {
@@ -102,7 +102,7 @@ TEST_CASE("saves commit and restore both tensors bit for bit", "[client]") {
 }
 
 TEST_CASE("a blob larger than the daemon's slot is refused naming both sizes", "[client]") {
-  DaemonProcess daemon({"--blob-slot", "4KiB"});
+  Daemon daemon({"--pool", "32MiB", "--blob-slot", "4KiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   auto ticket = t.client->Save(1, std::string(5000, 'x'));
@@ -112,7 +112,7 @@ TEST_CASE("a blob larger than the daemon's slot is refused naming both sizes", "
 }
 
 TEST_CASE("Save before Register is refused", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   auto c = Client::Connect({daemon.socket(), "job", 0});
   REQUIRE(c.ok());
@@ -120,7 +120,7 @@ TEST_CASE("Save before Register is refused", "[client]") {
 }
 
 TEST_CASE("connecting without a daemon is Unavailable naming the socket", "[client]") {
-  DaemonProcess daemon;  // never started
+  Daemon daemon({"--pool", "32MiB"});  // never started
   auto c = Client::Connect({daemon.socket(), "job", 0});
   REQUIRE(c.status().code() == Code::kUnavailable);
   CHECK(Contains(c.status().message(), daemon.socket()));
@@ -128,7 +128,7 @@ TEST_CASE("connecting without a daemon is Unavailable naming the socket", "[clie
 }
 
 TEST_CASE("waits on a hung daemon time out; the save commits once it resumes", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   daemon.Pause();
@@ -145,7 +145,7 @@ TEST_CASE("waits on a hung daemon time out; the save commits once it resumes", "
 
 // A timeout is a code, not a message: context added on the way up keeps it.
 TEST_CASE("a timed-out wait keeps the timeout code after Annotate", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   daemon.Pause();
@@ -161,7 +161,7 @@ TEST_CASE("a timed-out wait keeps the timeout code after Annotate", "[client]") 
 }
 
 TEST_CASE("daemon death fails the save in flight; the next call reconnects", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   REQUIRE(t.client->Wait(t.Save(1)).ok());
@@ -195,7 +195,7 @@ TEST_CASE("daemon death fails the save in flight; the next call reconnects", "[c
 }
 
 TEST_CASE("the first call after an unseen death reports it; the next reconnects", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   REQUIRE(t.client->Wait(t.Save(1)).ok());
@@ -212,7 +212,7 @@ TEST_CASE("the first call after an unseen death reports it; the next reconnects"
 }
 
 TEST_CASE("registering a larger staged tensor grows the staging area", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   Trainer t(daemon.socket());
   REQUIRE(t.client->Wait(t.Save(1)).ok());
@@ -235,7 +235,7 @@ TEST_CASE("registering a larger staged tensor grows the staging area", "[client]
 }
 
 TEST_CASE("status JSON with and without a session", "[client]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   auto doc = QueryStatusJson(daemon.socket());
   REQUIRE(doc.ok());
@@ -248,7 +248,7 @@ TEST_CASE("status JSON with and without a session", "[client]") {
 }
 
 TEST_CASE("the C ABI reports codes, messages and timeouts", "[client][c]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   char* err = nullptr;
   pccheck_client* c = nullptr;
   CHECK(pccheck_connect(daemon.socket().c_str(), "job", 0, &c, &err) == PCCHECK_EUNAVAILABLE);

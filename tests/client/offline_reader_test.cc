@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "catch.h"
-#include "daemon_process.h"
 #include "pccheck.h"
+#include "support/daemon.h"
 
 namespace pccheck {
 namespace {
 
-using testing::DaemonProcess;
+using testing::Daemon;
 
 bool Contains(const char* s, const std::string& part) {
   return s != nullptr && std::string(s).find(part) != std::string::npos;
@@ -19,7 +19,7 @@ bool Contains(const char* s, const std::string& part) {
 
 // Saves steps 1..3 of job "offline" through the C ABI: tensor "w" (float32
 // [4, 1024], every byte = step) and "s" (int64 scalar = step), blob "b<step>".
-void SaveThree(const DaemonProcess& daemon) {
+void SaveThree(const Daemon& daemon) {
   char* err = nullptr;
   pccheck_client* c = nullptr;
   REQUIRE(pccheck_connect(daemon.socket().c_str(), "offline", 0, &c, &err) == PCCHECK_OK);
@@ -48,7 +48,7 @@ void SaveThree(const DaemonProcess& daemon) {
 }
 
 // Opens `step` and checks it holds what SaveThree saved at `expect`.
-void CheckOpen(const DaemonProcess& daemon, int64_t step, uint64_t expect) {
+void CheckOpen(const Daemon& daemon, int64_t step, uint64_t expect) {
   char* err = nullptr;
   pccheck_checkpoint* k = nullptr;
   const int code = pccheck_checkpoint_open(daemon.root().c_str(), "offline", 0, step, &k, &err);
@@ -89,7 +89,7 @@ void CheckOpen(const DaemonProcess& daemon, int64_t step, uint64_t expect) {
 }
 
 TEST_CASE("the C ABI reads checkpoints beside a running daemon", "[client][c]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   SaveThree(daemon);
   CheckOpen(daemon, -1, 3);
@@ -98,7 +98,7 @@ TEST_CASE("the C ABI reads checkpoints beside a running daemon", "[client][c]") 
 }
 
 TEST_CASE("the C ABI's reader reports codes and messages naming the fix", "[client][c]") {
-  DaemonProcess daemon;
+  Daemon daemon({"--pool", "32MiB"});
   daemon.Start();
   SaveThree(daemon);
   char* err = nullptr;

@@ -16,7 +16,7 @@
 
 #include "catch.h"
 #include "engine/engine.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace pccheck::testing {
 namespace {

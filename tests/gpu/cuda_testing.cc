@@ -10,6 +10,21 @@
 
 namespace pccheck::testing {
 
+LaunchOptions GpuDaemonOptions(const std::string& dir, const GpuDaemonFlags& flags) {
+  LaunchOptions o;
+  o.dir = dir;
+  o.defaults = {};
+  o.flags = {"--pool",         flags.pool,
+             "--chunk",        flags.chunk,
+             "--writers",      std::to_string(flags.writers),
+             "--max-inflight", std::to_string(flags.max_inflight),
+             "--policy",       flags.policy,
+             "--direct-io",    flags.direct_io ? "true" : "false",
+             "--log-level",    "info"};
+  o.ready_timeout_ms = 120'000;
+  return o;
+}
+
 void CheckCuda(cudaError_t err, const char* call, const char* file, int line) {
   if (err == cudaSuccess) return;
   (void)cudaGetLastError();

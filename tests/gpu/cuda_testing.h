@@ -10,7 +10,23 @@
 #include <cstdint>
 #include <string>
 
+#include "support/daemon_launcher.h"
+
 namespace pccheck::testing {
+
+// pccheckd for the GPU tests and benchmark. Sizes are flags so that a test
+// can make the pool larger or smaller than a checkpoint.
+struct GpuDaemonFlags {
+  std::string pool = "2GiB";
+  std::string chunk = "16MiB";
+  int writers = 4;
+  int max_inflight = 2;
+  bool direct_io = true;  // refused by tmpfs: the daemon then writes buffered
+  std::string policy = "block";
+};
+// Its launch: store, socket and log under `dir` (which must exist and outlive
+// the daemon), and 120 s to start (pinning a large pool takes a while).
+LaunchOptions GpuDaemonOptions(const std::string& dir, const GpuDaemonFlags& flags);
 
 // Throws std::runtime_error("<call>: <error name> (<text>) at file:line").
 void CheckCuda(cudaError_t err, const char* call, const char* file, int line);

@@ -37,10 +37,9 @@
 #include "base/json.h"
 #include "bench_measures.h"
 #include "cuda_testing.h"
-#include "gpu_daemon.h"
 #include "io/disk_ceiling.h"
 #include "pccheck/client.h"
-#include "test_util.h"
+#include "support/test_util.h"
 
 namespace pccheck::testing {
 namespace {
@@ -178,7 +177,7 @@ class Bench {
     GpuDaemonFlags flags;
     flags.chunk = std::to_string(kChunk / kMiB) + "MiB";
     flags.pool = std::to_string((bytes_ + kGiB) / kMiB) + "MiB";  // a whole checkpoint fits
-    daemon_ = std::make_unique<GpuDaemon>(dir_.path(), flags);
+    daemon_ = std::make_unique<DaemonLauncher>(GpuDaemonOptions(dir_.path(), flags));
     const double start = NowSeconds();
     Ok(daemon_->Start(), "starting pccheckd");
     out_.Add("daemon_start_s", NowSeconds() - start);
@@ -380,7 +379,7 @@ class Bench {
   cudaStream_t stream_ = nullptr, work_stream_ = nullptr;
   std::unique_ptr<PinnedBuffer> pinned_;
   std::unique_ptr<Model> model_;
-  std::unique_ptr<GpuDaemon> daemon_;
+  std::unique_ptr<DaemonLauncher> daemon_;
   std::unique_ptr<Client> client_;
   double d2h_ms_ = 0, d2d_ms_ = 0, snapshot_ms_ = 0;
   uint64_t next_step_ = 1;

@@ -28,6 +28,7 @@
 
 #include "cuda_testing.h"
 #include "gpu_cases.h"
+#include "support/wait_until.h"
 
 namespace pccheck::testing {
 
@@ -75,17 +76,15 @@ int RunCase(const std::string& self, const std::string& name, const std::string&
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return status;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int status = 0;
+  if (WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                std::chrono::seconds(timeout_s), "the case's process exited")
+          .ok()) {
+    return status;
   }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
 }
 
 // A case exits with this status when the machine lacks what it needs.

@@ -29,10 +29,10 @@
 
 #include "cuda_testing.h"
 #include "gpu_cases.h"
-#include "gpu_daemon.h"
 #include "pccheck.h"
 #include "pccheck/client.h"
-#include "test_util.h"
+#include "support/test_util.h"
+#include "support/wait_until.h"
 
 namespace pccheck::testing {
 namespace {
@@ -121,11 +121,11 @@ Model Assorted(uint64_t total) {
 // A daemon and a client in a temporary directory, and the trainer's stream.
 struct Rig {
   TempDir dir;
-  GpuDaemon daemon;
+  DaemonLauncher daemon;
   std::unique_ptr<Client> client;
   cudaStream_t stream = nullptr;
 
-  explicit Rig(GpuDaemonFlags flags) : daemon(dir.path(), flags) {
+  explicit Rig(GpuDaemonFlags flags) : daemon(GpuDaemonOptions(dir.path(), flags)) {
     Status started = daemon.Start();
     INFO(started.ToString());
     REQUIRE(started.ok());
@@ -511,15 +511,17 @@ GPU_TEST_CASE("gpu trainer killed mid-copy - the daemon abandons it and keeps ev
 
   // The daemon is alive, lets the abandoned save go, and serves a new trainer.
   REQUIRE(rig.daemon.Alive());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  for (;;) {
-    auto st = QueryStatusJson(rig.daemon.socket());
-    REQUIRE(st.ok());
-    if (st->find("\"inflight\": []") != std::string::npos) break;
-    INFO(rig.daemon.Log());
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  bool answered = true;
+  const Status idle = WaitUntil(
+      [&] {
+        auto st = QueryStatusJson(rig.daemon.socket());
+        answered = st.ok();
+        return !answered || st->find("\"inflight\": []") != std::string::npos;
+      },
+      std::chrono::seconds(120), "the daemon has no save in flight");
+  REQUIRE(answered);
+  INFO(rig.daemon.Log());
+  REQUIRE(idle.ok());
   Model m;
   m.Add("weights", "float32", bytes);
   REQUIRE_OK(rig.client->RegisterDevices(m.tensors));

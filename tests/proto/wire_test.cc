@@ -9,7 +9,7 @@
 #include <string>
 
 #include "catch.h"
-#include "test_util.h"
+#include "support/test_util.h"
 #include "wire_testing.h"
 
 namespace pccheck::wire {

@@ -55,9 +55,38 @@ def _supports_direct_io(directory):
             os.unlink(path)
 
 
+def wait_until(done, timeout, what):
+    """Calls done() until it returns true, pausing 1 ms doubling to 50 ms
+    between calls; raises AssertionError naming `what` after `timeout`
+    seconds. The Python side of tests/support's WaitUntil."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while not done():
+        now = time.monotonic()
+        if now >= deadline:
+            raise AssertionError("gave up after %ss waiting until %s" % (timeout, what))
+        time.sleep(min(pause, deadline - now))
+        pause = min(pause * 2, 0.05)
+
+
+def answers_status(socket):
+    """Whether a pccheckd answers a status request on `socket`: the readiness
+    signal tests/support's DaemonLauncher waits for (a kStatus request,
+    here through libpccheck's pccheck_status_json)."""
+    import pccheck
+    try:
+        pccheck.status(socket)
+        return True
+    except pccheck.PccheckError:
+        return False
+
+
 class Daemon:
     """pccheckd on a temporary root and socket (--pool 64MiB --chunk 1MiB).
-    Its log is kept in memory (`log`) and in <dir>/pccheckd.log."""
+    Its log is kept in memory (`log`) and in <dir>/pccheckd.log.
+
+    Ready means it answers a status request on its socket, as for
+    tests/support/daemon_launcher.h (which says why that signal)."""
 
     def __init__(self, directory=None, args=()):
         self.binary = os.path.join(BUILD, "daemon", "pccheckd")
@@ -82,22 +111,27 @@ class Daemon:
                "--chunk", "1MiB", "--direct-io", "true" if self.direct_io else "false"] + self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True)
-        ready = threading.Event()
-        threading.Thread(target=self._drain, args=(self.proc, ready), daemon=True).start()
-        if not ready.wait(timeout) or self.proc.poll() is not None:
+        exited = threading.Event()
+        threading.Thread(target=self._drain, args=(self.proc, exited), daemon=True).start()
+        try:
+            wait_until(lambda: exited.is_set() or answers_status(self.socket), timeout,
+                       "pccheckd answers on " + self.socket)
+        except AssertionError as e:
             self.stop()
-            raise AssertionError("pccheckd did not start; its log:\n" + "".join(self.log[-20:]))
+            raise AssertionError("pccheckd did not start (%s); its log:\n%s"
+                                 % (e, "".join(self.log[-20:])))
+        if exited.is_set() or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError("pccheckd exited at start; its log:\n" + "".join(self.log[-20:]))
         return self
 
-    def _drain(self, proc, ready):
+    def _drain(self, proc, exited):
         with open(os.path.join(self.dir, "pccheckd.log"), "a") as f:
             for line in proc.stdout:
                 self.log.append(line)
                 f.write(line)
                 f.flush()
-                if "listening on" in line:
-                    ready.set()
-        ready.set()  # it exited
+        exited.set()
 
     def kill(self):
         """SIGKILL, as a crash."""
@@ -117,13 +151,8 @@ class Daemon:
     def wait_idle(self, timeout=60):
         """Returns once the daemon has no checkpoint in flight."""
         import pccheck
-        deadline = time.monotonic() + timeout
-        while True:
-            if not pccheck.status(self.socket).get("inflight"):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError("pccheckd still has checkpoints in flight after %ss" % timeout)
-            time.sleep(0.02)
+        wait_until(lambda: not pccheck.status(self.socket).get("inflight"), timeout,
+                   "pccheckd has no checkpoint in flight")
 
     def __enter__(self):
         return self.start()

@@ -112,7 +112,7 @@ class FaultFile final : public File {
 };
 
 FaultFileSystem::FaultFileSystem(FileSystem* base, std::string root)
-    : base_(base), root_(Normalize(root)) {
+    : FileSystemWrapper(base), base_(base), root_(Normalize(root)) {
   std::lock_guard<std::mutex> lock(mu_);
   AdoptTreeLocked(root_);
 }

@@ -141,6 +141,40 @@ def state_bytes(model, optimizer):
     return n
 
 
+class Durability:
+    """How far durability lagged behind a pccheck trainer: at each save, the
+    steps (and seconds) between the step just requested and the newest
+    durable one; at the end, how each request ended."""
+
+    def __init__(self, ckpt, every):
+        self.ckpt, self.every = ckpt, every
+        self.tickets = []
+        self.lag_steps, self.lag_s = [], []
+        self.saved_at = {}  # step -> time.perf_counter() when it was requested
+
+    def saved(self, step, ticket):
+        now = time.perf_counter()
+        self.tickets.append(ticket)
+        self.saved_at[step] = now
+        durable = self.ckpt.newest_durable_step()
+        self.lag_steps.append(step - (durable or 0))
+        # Seconds since the oldest request newer than the durable step.
+        pending = [t for s, t in self.saved_at.items() if durable is None or s > durable]
+        self.lag_s.append(now - min(pending) if pending else 0.0)
+
+    def report(self):
+        import pccheck
+        ends = [self.ckpt.poll(t) for t in self.tickets]
+        n = max(len(ends), 1)
+        return {"saves_requested": len(ends),
+                "saves_committed": ends.count(pccheck.COMMITTED),
+                "saves_coalesced": ends.count(pccheck.COALESCED),
+                "saves_failed": ends.count(pccheck.FAILED),
+                "durable_share": round(ends.count(pccheck.COMMITTED) / n, 4),
+                "durable_lag_steps_max": max(self.lag_steps, default=0),
+                "durable_lag_s_max": round(max(self.lag_s, default=0.0), 3)}
+
+
 class Timer:
     """Wall time of the timed iterations, of the checkpoint calls, and until durable."""
 

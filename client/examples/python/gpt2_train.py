@@ -137,21 +137,25 @@ def main():
         train_step()
         start += 1
     timer = baselines.Timer(args.device)
+    durability = baselines.Durability(ckpt, args.every) if ckpt is not None else None
     timer.begin()
     for step in range(start + 1, start + args.iters + 1):
         loss = train_step()
         if step % args.every == 0:
             if ckpt is not None:
-                timer.checkpoint(ckpt.save, step)  # pccheck: returns at once
+                ticket = timer.checkpoint(ckpt.save, step)  # pccheck: returns at once
+                durability.saved(step, ticket)
             elif baseline is not None:
                 timer.checkpoint(baseline.save, step)
     timer.stop()
     if ckpt is not None:
-        timer.until_durable(ckpt.wait)
+        timer.until_durable(ckpt.wait_durable)
+        ckpt.wait()
     elif baseline is not None:
         timer.until_durable(baseline.finish)
     params = sum(p.numel() for p in model.parameters())
-    timer.report(args, args.iters, params=params, state_bytes=baselines.state_bytes(model, opt),
+    timer.report(args, args.iters, **(durability.report() if durability else {}),
+                 params=params, state_bytes=baselines.state_bytes(model, opt),
                  final_loss=round(loss.item(), 4), last_step=start + args.iters,
                  device=str(args.device))
 

@@ -1,0 +1,155 @@
+// Newest wins: an older checkpoint that finishes after a newer one never
+// becomes latest, and the policies decide what happens when slots run out.
+#include <condition_variable>
+#include <mutex>
+
+#include "catch.h"
+#include "engine_fixture.h"
+#include "gpu/gpu_wrapper.h"
+
+namespace pccheck::testing {
+namespace {
+
+// A fake GPU whose fences on device 1 do not complete until Open() is called:
+// holds back the writes of a save whose tensors live on device 1.
+class GatedGpu final : public GpuWrapper {
+ public:
+  GatedGpu() : GpuWrapper(NewFakeGpu(2)) {}
+  std::string Describe() const override { return "gated fake"; }
+  int DeviceCount() const override { return 2; }
+  Result<Fence> Record(int d) override { return Fence{d, 1}; }
+  Status StreamWaitEvent(int, void*) override { return Status::Ok(); }
+  Status RecordEvent(int, void*) override { return Status::Ok(); }
+  Result<bool> EventDone(int, void*) override { return true; }
+  Status Wait(const Fence& f) override {
+    if (f.device != 1) return Status::Ok();
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return Status::Ok();
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void AwaitWaiter() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return waiting_ > 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
+SaveRequest OnDevice(SaveRequest r, int device) {
+  for (auto& t : r.tensors) t.device = device;
+  return r;
+}
+
+TEST_CASE("an older checkpoint finishing after a newer one is abandoned") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  GatedGpu gpu;
+  auto opts = SmallOptions(dir.path(), 3);
+  auto engine = Engine::Open(opts, fs.get(), &gpu);
+  REQUIRE(engine.ok());
+  auto older = TensorSet::Make({1000, 2000}, 1);  // one chunk, held on device 1
+  auto newer = TensorSet::Make({300'000}, 2);     // several chunks, on the host
+  auto h1 = (*engine)->Save(OnDevice(MakeRequest(older, 10), 1));
+  REQUIRE(h1.ok());
+  gpu.AwaitWaiter();  // step 10's only chunk is parked in a writer
+  auto h2 = (*engine)->Save(MakeRequest(newer, 11));
+  REQUIRE(h2.ok());
+  REQUIRE((*h2)->Wait().ok());
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  gpu.Open();
+  Status s1 = (*h1)->Wait();
+  CHECK(s1.code() == Code::kAborted);
+  CHECK(s1.message().find("superseded by step 11") != std::string::npos);
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  CheckRestore(**engine, newer, std::nullopt, 11);
+  auto stats = (*engine)->Stats();
+  CHECK(stats.pool_bytes_free == stats.pool_bytes_total);
+  // Its slot was recycled: more saves still fit.
+  for (uint64_t s = 12; s < 20; ++s) {
+    auto h = (*engine)->Save(MakeRequest(newer, s));
+    REQUIRE(h.ok());
+    REQUIRE((*h)->Wait().ok());
+  }
+}
+
+TEST_CASE("the skip policy refuses at once when max_inflight saves are in flight") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  GatedGpu gpu;
+  auto opts = SmallOptions(dir.path(), 1);
+  opts.policy = Policy::kSkip;
+  auto engine = Engine::Open(opts, fs.get(), &gpu);
+  REQUIRE(engine.ok());
+  auto set = TensorSet::Make({1000}, 1);
+  auto h1 = (*engine)->Save(OnDevice(MakeRequest(set, 1), 1));
+  REQUIRE(h1.ok());
+  gpu.AwaitWaiter();
+  auto h2 = (*engine)->Save(MakeRequest(set, 2));
+  REQUIRE_FALSE(h2.ok());
+  CHECK(h2.status().code() == Code::kBusy);
+  CHECK(h2.status().message().find("max_inflight=1") != std::string::npos);
+  gpu.Open();
+  REQUIRE((*h1)->Wait().ok());
+  auto h3 = (*engine)->Save(MakeRequest(set, 3));
+  REQUIRE(h3.ok());
+  CHECK((*h3)->Wait().ok());
+}
+
+TEST_CASE("the block policy waits for a slot, then saves") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  GatedGpu gpu;
+  auto opts = SmallOptions(dir.path(), 1);
+  auto engine = Engine::Open(opts, fs.get(), &gpu);
+  REQUIRE(engine.ok());
+  auto set = TensorSet::Make({1000}, 1);
+  auto h1 = (*engine)->Save(OnDevice(MakeRequest(set, 1), 1));
+  REQUIRE(h1.ok());
+  gpu.AwaitWaiter();
+  std::thread opener([&] { gpu.Open(); });
+  auto h2 = (*engine)->Save(MakeRequest(set, 2));  // returns once step 1 has ended
+  opener.join();
+  REQUIRE(h2.ok());
+  CHECK((*h1)->Wait().ok());
+  CHECK((*h2)->Wait().ok());
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(2));
+}
+
+TEST_CASE("shutdown abandons saves in flight and leaves latest complete") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  GatedGpu gpu;
+  auto engine = Engine::Open(SmallOptions(dir.path(), 2), fs.get(), &gpu);
+  REQUIRE(engine.ok());
+  auto set = TensorSet::Make({5000}, 1);
+  auto h1 = (*engine)->Save(MakeRequest(set, 1));
+  REQUIRE(h1.ok());
+  REQUIRE((*h1)->Wait().ok());
+  auto h2 = (*engine)->Save(OnDevice(MakeRequest(set, 2), 1));
+  REQUIRE(h2.ok());
+  gpu.AwaitWaiter();
+  std::thread opener([&] { gpu.Open(); });
+  (*engine)->Shutdown(/*deadline_us=*/1000);
+  opener.join();
+  CHECK((*h2)->done());
+  engine.value().reset();
+  auto again = Engine::Open(SmallOptions(dir.path(), 2), fs.get(), &gpu);
+  REQUIRE(again.ok());
+  auto latest = (*again)->LatestStep("job", 0);
+  REQUIRE(latest.has_value());
+  CheckRestore(**again, set, std::nullopt, *latest);
+}
+
+}  // namespace
+}  // namespace pccheck::testing
