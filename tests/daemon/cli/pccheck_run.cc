@@ -13,8 +13,7 @@ std::string Quote(const std::string& text) { return "'" + text + "'"; }
 Run RunBuilt(const std::string& binary, const std::string& args, const TempDir& scratch) {
   const std::string err_path = scratch.path() + "/stderr.txt";
   const std::string cmd =
-      Quote(BuildDir() + (binary == "pccheck" ? "/daemon/cli/" : "/daemon/") + binary) + " " +
-      args + " 2>" + Quote(err_path);
+      Quote(BuildDir() + "/daemon/" + binary) + " " + args + " 2>" + Quote(err_path);
   Run run;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
