@@ -28,7 +28,7 @@ struct Client::Impl {
   std::vector<client::Arena> arenas;     // from AllocateShared, in order
   std::optional<client::Arena> staging;  // copies of tensors outside the arenas
   std::optional<client::TensorTable> table;
-  uint32_t table_version = 0;  // the current session's, valid when table is set
+  uint32_t table_version = 0;               // the current session's, valid when table is set
   std::unique_ptr<client::GpuSession> gpu;  // set while the table has GPU tensors
   client::TicketBook tickets;
   uint64_t next_seq = 1;

@@ -47,8 +47,9 @@ Status Client::Impl::InstallTable(const std::vector<HostTensor>& tensors,
     if (adopted) d.gpu->Adopt(*fresh);
     if (!new_setup || !d.session) return d.Checked(s);
     (void)d.MarkLost(d.session->Fail(s));
-    return s.Annotate("registering (the connection to pccheckd was reset; the next call "
-                      "reconnects with the previous tensors)");
+    return s.Annotate(
+        "registering (the connection to pccheckd was reset; the next call "
+        "reconnects with the previous tensors)");
   };
   if (fresh) {
     if (d.gpu && fresh->SameSetup(*d.gpu)) {

@@ -80,7 +80,8 @@ class CudaGpuSession final : public GpuSession {
             "kGpuReady: staging buffer of " + std::to_string(reply->staging_bytes) +
             " bytes, asked for " + std::to_string(setup.staging_bytes)));
       }
-      auto staging = StagingBuffer::Open(ready_device_, reply->staging_handle, reply->staging_bytes);
+      auto staging =
+          StagingBuffer::Open(ready_device_, reply->staging_handle, reply->staging_bytes);
       if (!staging.ok()) {
         return session.Fail(staging.status().Annotate("mapping pccheckd's staging buffer"));
       }
@@ -173,8 +174,8 @@ class CudaGpuSession final : public GpuSession {
   const std::vector<GpuTensor> tensors_;
   const GpuSnapshot mode_;
   int ready_device_ = 0;
-  std::vector<int> devices_;  // of the tensors, each once, in table order
-  StagingLayout layout_;      // staging mode
+  std::vector<int> devices_;                         // of the tensors, each once, in table order
+  StagingLayout layout_;                             // staging mode
   std::map<size_t, wire::TensorSpec> direct_specs_;  // direct mode, from Prepare
   std::unique_ptr<ReadyEvents> ready_;
   std::shared_ptr<const DoneEvents> done_;  // null until Connect succeeds
@@ -216,8 +217,7 @@ Result<std::unique_ptr<GpuSession>> NewGpuSession(const std::vector<HostTensor>&
 #else
 
 Result<std::unique_ptr<GpuSession>> NewGpuSession(const std::vector<HostTensor>& tensors,
-                                                  const std::vector<int>& devices,
-                                                  GpuSnapshot) {
+                                                  const std::vector<int>& devices, GpuSnapshot) {
   bool any_gpu = false;
   for (size_t i = 0; i < devices.size() && i < tensors.size(); ++i) {
     any_gpu = any_gpu || (devices[i] >= 0 && tensors[i].bytes > 0);

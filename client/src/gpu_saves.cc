@@ -19,8 +19,8 @@ void GpuSaves::Start(uint64_t seq, uint32_t slot, std::shared_ptr<const void> ev
 }
 
 void GpuSaves::Apply(const wire::CompletionMsg& msg) {
-  auto it = std::find_if(saves_.begin(), saves_.end(),
-                         [&](const Save& s) { return s.seq == msg.seq; });
+  auto it =
+      std::find_if(saves_.begin(), saves_.end(), [&](const Save& s) { return s.seq == msg.seq; });
   if (it == saves_.end()) return;
   switch (msg.type) {
     case wire::RingType::kCopiesQueued:

@@ -46,8 +46,8 @@ class TensorTable {
   static constexpr int kDevice = -2;
   struct Placement {
     HostTensor tensor;
-    int arena = kStaging;  // index into the client's arenas, kStaging or kDevice
-    uint64_t offset = 0;   // in that arena
+    int arena = kStaging;          // index into the client's arenas, kStaging or kDevice
+    uint64_t offset = 0;           // in that arena
     wire::TensorSpec device_spec;  // kDevice: how the daemon reaches it
   };
   static wire::TensorSpec Named(const Placement& p, wire::TensorSpec spec);

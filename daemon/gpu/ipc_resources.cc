@@ -21,8 +21,7 @@ Result<std::shared_ptr<DeviceMemory>> DeviceMemory::Import(Gpu* gpu, int device,
       new DeviceMemory(gpu, device, static_cast<uint8_t*>(p), bytes, handle, false));
 }
 
-Result<std::shared_ptr<DeviceMemory>> DeviceMemory::Allocate(Gpu* gpu, int device,
-                                                             uint64_t bytes) {
+Result<std::shared_ptr<DeviceMemory>> DeviceMemory::Allocate(Gpu* gpu, int device, uint64_t bytes) {
   std::string handle;
   PCC_ASSIGN_OR_RETURN(void* p, gpu->AllocShared(device, bytes, &handle));
   return std::shared_ptr<DeviceMemory>(

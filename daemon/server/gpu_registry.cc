@@ -16,10 +16,9 @@ Status GpuRegistry::Available() const {
 Status GpuRegistry::CheckDevice(uint32_t device) const {
   PCC_RETURN_IF_ERROR(Available());
   if (device >= static_cast<uint32_t>(gpu_->DeviceCount())) {
-    return Status::InvalidArgument("CUDA device " + std::to_string(device) +
-                                   " is not visible to pccheckd (it sees " +
-                                   std::to_string(gpu_->DeviceCount()) +
-                                   "; check CUDA_VISIBLE_DEVICES on both sides)");
+    return Status::InvalidArgument(
+        "CUDA device " + std::to_string(device) + " is not visible to pccheckd (it sees " +
+        std::to_string(gpu_->DeviceCount()) + "; check CUDA_VISIBLE_DEVICES on both sides)");
   }
   return Status::Ok();
 }
@@ -97,9 +96,9 @@ Result<std::shared_ptr<DeviceMemory>> GpuRegistry::Resolve(const wire::TensorSpe
     }
   }
   if (t.offset > mem->bytes() || t.bytes > mem->bytes() - t.offset) {
-    return Status::InvalidArgument(std::to_string(t.bytes) + " bytes at offset " +
-                                   std::to_string(t.offset) + " do not lie inside its allocation of " +
-                                   std::to_string(mem->bytes()) + " bytes");
+    return Status::InvalidArgument(
+        std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
+        " do not lie inside its allocation of " + std::to_string(mem->bytes()) + " bytes");
   }
   return mem;
 }

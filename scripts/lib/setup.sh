@@ -3,13 +3,13 @@
 # (only what is missing, only where apt-get exists) and build it with meson.
 # Source this file; it defines functions and changes nothing by itself.
 
-# Build and test dependencies on Debian 12 / Ubuntu 24.04. The last five are for
-# the Python tests, the libFuzzer targets and the unit file's checks
-# (systemd-analyze); the build does not need them.
+# Build and test dependencies on Debian 12 / Ubuntu 24.04. The last six are for
+# the Python tests, the libFuzzer targets, the unit file's checks
+# (systemd-analyze) and the format check; the build does not need them.
 PCCHECK_PACKAGES=(
   meson ninja-build g++ pkg-config
   libboost-dev libspdlog-dev libcli11-dev catch2 python3
-  python3-torch python3-numpy clang libclang-rt-14-dev systemd
+  python3-torch python3-numpy clang libclang-rt-14-dev systemd clang-format-14
 )
 
 # True when package $1 is installed, or what it provides is there another way
@@ -24,6 +24,7 @@ pccheck_installed() {
     python3-torch) python3 -c 'import torch' >/dev/null 2>&1 && return 0 ;;
     python3-numpy) python3 -c 'import numpy' >/dev/null 2>&1 && return 0 ;;
     systemd) command -v systemd-analyze >/dev/null 2>&1 && return 0 ;;
+    clang-format-14) command -v clang-format-14 >/dev/null 2>&1 && return 0 ;;
   esac
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
 }

@@ -1,8 +1,9 @@
 // GpuSaves: which event slot a GPU save may take and when the trainer's stream
 // may wait on the daemon's done events, from completions that come in any
 // order the daemon's threads produce (gpu_saves.h states the rules).
-#include "catch.h"
 #include "gpu_saves.h"
+
+#include "catch.h"
 
 namespace pccheck::client {
 namespace {
@@ -18,8 +19,7 @@ std::vector<uint64_t> Seqs(const std::vector<GpuSaves::Save*>& saves) {
   return out;
 }
 
-TEST_CASE("gpu saves: a slot is free again only once its save's copies finished",
-          "[client][gpu]") {
+TEST_CASE("gpu saves: a slot is free again only once its save's copies finished", "[client][gpu]") {
   GpuSaves saves(2);
   REQUIRE(saves.FreeSlot() == 0u);
   saves.Start(1, 0, nullptr);
@@ -36,8 +36,7 @@ TEST_CASE("gpu saves: a slot is free again only once its save's copies finished"
   CHECK(saves.empty());
 }
 
-TEST_CASE("gpu saves: the stream waits only on done events the daemon recorded",
-          "[client][gpu]") {
+TEST_CASE("gpu saves: the stream waits only on done events the daemon recorded", "[client][gpu]") {
   GpuSaves saves(3);
   saves.Start(1, 0, nullptr);
   saves.Start(2, 1, nullptr);
@@ -69,9 +68,7 @@ TEST_CASE("gpu saves: finished copies need no wait, in whatever order the news c
     saves.Apply(Msg(wire::RingType::kCommitted, 1));
     saves.Apply(Msg(wire::RingType::kCopiesQueued, 1));
   }
-  SECTION("failed before its copies were queued") {
-    saves.Apply(Msg(wire::RingType::kFailed, 1));
-  }
+  SECTION("failed before its copies were queued") { saves.Apply(Msg(wire::RingType::kFailed, 1)); }
   CHECK(saves.AllQueued());
   CHECK(saves.StreamWaitsNeeded().empty());
   CHECK(saves.FreeSlot() == 0u);

@@ -26,7 +26,6 @@ int TrainerChildMain(int argc, char** argv);
 
 #define PCC_GPU_CASE_CAT2(a, b) a##b
 #define PCC_GPU_CASE_CAT(a, b) PCC_GPU_CASE_CAT2(a, b)
-#define GPU_TEST_CASE(name, tags)                                                        \
-  static const ::pccheck::testing::GpuCaseName PCC_GPU_CASE_CAT(pcc_gpu_case_, __LINE__){ \
-      name};                                                                             \
+#define GPU_TEST_CASE(name, tags)                                                               \
+  static const ::pccheck::testing::GpuCaseName PCC_GPU_CASE_CAT(pcc_gpu_case_, __LINE__){name}; \
   TEST_CASE(name, tags)

@@ -18,14 +18,14 @@
 #include <vector>
 
 #include "catch.h"
-#include "support/child_process.h"
-#include "support/daemon.h"
-#include "support/run_program.h"
-#include "support/watchdog.h"
 #include "ipc/ring.h"
 #include "ipc/shm.h"
 #include "ipc/socket.h"
 #include "proto/wire.h"
+#include "support/child_process.h"
+#include "support/daemon.h"
+#include "support/run_program.h"
+#include "support/watchdog.h"
 #include "test_trainer.h"
 
 namespace pccheck::testing {

@@ -31,9 +31,9 @@ class FakeIpcGpu final : public Gpu {
   std::string ClientEvent(const std::string& name);
 
   // Counters and the log ("copy", "wait <name>", "record <name>").
-  int opened() const;        // OpenMemHandle calls
-  int closed() const;        // CloseMemHandle calls
-  int freed() const;         // FreeShared calls
+  int opened() const;              // OpenMemHandle calls
+  int closed() const;              // CloseMemHandle calls
+  int freed() const;               // FreeShared calls
   int live_daemon_events() const;  // created or opened and not destroyed
   std::vector<std::string> Log() const;
   void ClearLog();
@@ -71,7 +71,7 @@ class FakeIpcGpu final : public Gpu {
   const int devices_;
   std::unique_ptr<Gpu> host_;  // FakeGpu for pinned memory and copies
   mutable std::mutex mu_;
-  std::deque<Event> events_;  // stable addresses
+  std::deque<Event> events_;                      // stable addresses
   std::map<void*, std::vector<uint8_t>> shared_;  // AllocShared buffers
   std::vector<std::string> log_;
   std::string held_;

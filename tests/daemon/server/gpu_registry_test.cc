@@ -64,8 +64,7 @@ TEST_CASE("gpu registry: a base is opened once while anything holds it", "[serve
   CHECK(gpu.closed() == 2);  // that last one was dropped at once, too
 }
 
-TEST_CASE("gpu registry: every tensor lies inside its allocation's true extent",
-          "[server][gpu]") {
+TEST_CASE("gpu registry: every tensor lies inside its allocation's true extent", "[server][gpu]") {
   FakeIpcGpu gpu;
   GpuRegistry registry(&gpu, 3);
   std::vector<uint8_t> alloc(4096);
@@ -119,8 +118,7 @@ TEST_CASE("gpu registry: a setup opens the ready events and makes the done event
   }
 }
 
-TEST_CASE("gpu registry: staging buffer, resolved as the session's own memory",
-          "[server][gpu]") {
+TEST_CASE("gpu registry: staging buffer, resolved as the session's own memory", "[server][gpu]") {
   FakeIpcGpu gpu;
   GpuRegistry registry(&gpu, 2);
   auto reply = registry.Setup(Setup(gpu, 2, 1000));
