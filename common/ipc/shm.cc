@@ -72,6 +72,20 @@ Result<Region> MapSegment(int fd, uint64_t bytes, const std::string& label) {
   }
 }
 
+// Faults every page of the mapping in now (allocating it in the memfd if the
+// peer has not yet). Either side copies the whole segment at each save or
+// restore; without this, the daemon's first copy out of a new segment takes
+// one page fault per 4 KiB (about 0.75 s for 512 MiB on a 2-core VM), and it
+// lands on a trainer's checkpoint instead of on its start-up. Kernels before
+// 5.14 lack MADV_POPULATE_WRITE: the pages then fault in at first use, as
+// before.
+void Populate(uint8_t* data, uint64_t bytes) {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;
+#endif
+  (void)::madvise(data, bytes, MADV_POPULATE_WRITE);
+}
+
 }  // namespace
 
 struct SharedMemory::Mapping {
@@ -104,6 +118,7 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Create(const std::string& na
   }
   PCC_ASSIGN_OR_RETURN(Region region, MapSegment(fd.get(), bytes, label));
   uint8_t* data = region.data();
+  Populate(data, bytes);
   auto mapping = std::make_unique<Mapping>(Mapping{std::move(region)});
   return std::unique_ptr<SharedMemory>(
       new SharedMemory(fd.release(), std::move(mapping), data, bytes));
@@ -130,6 +145,7 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Map(int raw_fd, uint64_t byt
   }
   PCC_ASSIGN_OR_RETURN(Region region, MapSegment(fd.get(), bytes, label));
   uint8_t* data = region.data();
+  Populate(data, bytes);
   auto mapping = std::make_unique<Mapping>(Mapping{std::move(region)});
   return std::unique_ptr<SharedMemory>(
       new SharedMemory(fd.release(), std::move(mapping), data, bytes));
