@@ -161,6 +161,32 @@ CeilingBest WriteCeiling::best() const {
   const CeilingBest f = fresh(), r = rewrite();
   return f.gbps > r.gbps ? f : r;
 }
+void WriteCeiling::Merge(const WriteCeiling& again) {
+  for (const CeilingPoint& p : again.points) {
+    auto same = std::find_if(points.begin(), points.end(),
+                             [&](const CeilingPoint& q) { return q.streams == p.streams; });
+    if (same == points.end()) {
+      points.push_back(p);
+      continue;
+    }
+    auto faster = [](double a, double b) { return b > 0 && (a == 0 || b < a) ? b : a; };
+    same->fresh_seconds = faster(same->fresh_seconds, p.fresh_seconds);
+    same->rewrite_seconds = faster(same->rewrite_seconds, p.rewrite_seconds);
+  }
+}
+
+void ReadCeiling::Merge(const ReadCeiling& again) {
+  for (const CeilingPoint& p : again.points) {
+    auto same = std::find_if(points.begin(), points.end(),
+                             [&](const CeilingPoint& q) { return q.streams == p.streams; });
+    if (same == points.end()) {
+      points.push_back(p);
+    } else if (p.read_seconds > 0 && p.read_seconds < same->read_seconds) {
+      same->read_seconds = p.read_seconds;
+    }
+  }
+}
+
 CeilingBest ReadCeiling::best() const {
   return BestOf(points, bytes, [](const CeilingPoint& p) { return p.read_seconds; });
 }
@@ -205,26 +231,44 @@ Result<ReadCeiling> MeasureReadCeiling(FileSystem* fs, const std::vector<std::st
     for (uint64_t at = 0; at < size; at += block_bytes) blocks.push_back({f.get(), at});
     files.push_back(std::move(f));
   }
+  // Two layouts per stream count: blocks taken from one shared queue (as
+  // pccheck's restore reads), and each stream reading its own contiguous
+  // span (as parallel `dd skip=` runs do; some virtual disks prefetch
+  // sequential streams). The faster is the point.
   for (int n : streams) {
-    std::atomic<size_t> next{0};
-    std::atomic<uint64_t> got_total{0};
-    auto stream = [&](int) -> Status {
-      PCC_ASSIGN_OR_RETURN(AlignedBuffer buf, Allocate(block_bytes, /*random=*/false));
-      for (size_t b = next++; b < blocks.size(); b = next++) {
-        size_t got = 0;
-        PCC_RETURN_IF_ERROR(blocks[b].file->ReadAt(buf.get(), block_bytes, blocks[b].offset, &got));
-        got_total += got;
-      }
-      return Status::Ok();
-    };
-    PCC_ASSIGN_OR_RETURN(double seconds, RunStreams(n, stream));
-    if (got_total != c.bytes) {
-      return Status::IoError("the disk ceiling's read test read " + std::to_string(got_total) +
-                             " of " + std::to_string(c.bytes) + " bytes: did a file shrink?");
-    }
     CeilingPoint point;
     point.streams = n;
-    point.read_seconds = seconds;
+    for (bool contiguous : {false, true}) {
+      std::atomic<size_t> next{0};
+      std::atomic<uint64_t> got_total{0};
+      const size_t span = (blocks.size() + static_cast<size_t>(n) - 1) / static_cast<size_t>(n);
+      auto read_block = [&](uint8_t* buf, size_t b) -> Status {
+        size_t got = 0;
+        PCC_RETURN_IF_ERROR(blocks[b].file->ReadAt(buf, block_bytes, blocks[b].offset, &got));
+        got_total += got;
+        return Status::Ok();
+      };
+      auto stream = [&](int i) -> Status {
+        PCC_ASSIGN_OR_RETURN(AlignedBuffer buf, Allocate(block_bytes, /*random=*/false));
+        if (contiguous) {
+          const size_t end = std::min(blocks.size(), (static_cast<size_t>(i) + 1) * span);
+          for (size_t b = static_cast<size_t>(i) * span; b < end; ++b) {
+            PCC_RETURN_IF_ERROR(read_block(buf.get(), b));
+          }
+          return Status::Ok();
+        }
+        for (size_t b = next++; b < blocks.size(); b = next++) {
+          PCC_RETURN_IF_ERROR(read_block(buf.get(), b));
+        }
+        return Status::Ok();
+      };
+      PCC_ASSIGN_OR_RETURN(double seconds, RunStreams(n, stream));
+      if (got_total != c.bytes) {
+        return Status::IoError("the disk ceiling's read test read " + std::to_string(got_total) +
+                               " of " + std::to_string(c.bytes) + " bytes: did a file shrink?");
+      }
+      if (point.read_seconds == 0 || seconds < point.read_seconds) point.read_seconds = seconds;
+    }
     c.points.push_back(point);
   }
   return c;

@@ -52,18 +52,49 @@ TEST_CASE("MeasureWriteCeiling tries every stream count over at least the bytes 
   }
 }
 
+TEST_CASE("Merge keeps the faster measurement of each stream count", "[io]") {
+  WriteCeiling w;
+  w.bytes = 1000000000;  // 1 GB: a point of 1 s is 1 GB/s
+  w.points = {{1, 2.0, 4.0, 0}, {4, 1.0, 1.0, 0}};
+  WriteCeiling again = w;
+  again.points = {{1, 1.0, 8.0, 0}, {8, 0.5, 0.25, 0}};
+  w.Merge(again);
+  REQUIRE(w.points.size() == 3);
+  CHECK(w.points[0].fresh_seconds == 1.0);    // the faster of 2.0 and 1.0
+  CHECK(w.points[0].rewrite_seconds == 4.0);  // the faster of 4.0 and 8.0
+  CHECK(w.points[1].fresh_seconds == 1.0);    // measured once
+  CHECK(w.best().streams == 8);
+  CHECK(w.best().gbps == 4.0);
+
+  ReadCeiling r;
+  r.bytes = 1000000000;
+  r.points = {{2, 0, 0, 2.0}};
+  ReadCeiling r2 = r;
+  r2.points = {{2, 0, 0, 0.5}};
+  r.Merge(r2);
+  REQUIRE(r.points.size() == 1);
+  CHECK(r.best().gbps == 2.0);
+  r2.points = {{2, 0, 0, 4.0}};
+  r.Merge(r2);  // slower: kept as it was
+  CHECK(r.best().gbps == 2.0);
+}
+
 TEST_CASE("MeasureReadCeiling reads every byte of its files once per stream count", "[io]") {
   TempDir dir;
   auto fs = NewPosixFileSystem();
   const std::string a = dir.path() + "/a", b = dir.path() + "/b";
   REQUIRE(fs->WriteFileAtomic(a, std::string(3 * kBlock + 4096, 'a')).ok());
   REQUIRE(fs->WriteFileAtomic(b, std::string(kBlock, 'b')).ok());
-  auto c = MeasureReadCeiling(fs.get(), {a, b}, kBlock, {1, 3});
+  // 5 blocks: 3 streams read contiguous spans of 2, 2 and 1; 8 streams
+  // leave some with nothing to read. Each layout must read every byte (the
+  // ceiling fails otherwise).
+  auto c = MeasureReadCeiling(fs.get(), {a, b}, kBlock, {1, 3, 8});
   REQUIRE(c.ok());
   CHECK(c->bytes == 4 * kBlock + 4096);
-  REQUIRE(c->points.size() == 2);
+  REQUIRE(c->points.size() == 3);
   CHECK(c->points[0].streams == 1);
   CHECK(c->points[1].streams == 3);
+  CHECK(c->points[2].streams == 8);
   CHECK(c->best().streams != 0);
 }
 

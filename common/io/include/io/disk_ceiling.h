@@ -12,7 +12,8 @@
 // allocated blocks, then over the blocks the first pass wrote. The two are
 // reported separately, as a new store's first checkpoints write fresh
 // blocks and a store in steady state rewrites them. Reads: the given files,
-// block by block, taken by the streams from one shared queue.
+// block by block, taken by the streams from one shared queue and again in
+// one contiguous span per stream.
 //
 // Thread-safety: each call runs its own threads and returns when they are
 // done; calls on the same directory must not overlap.
@@ -55,6 +56,10 @@ struct WriteCeiling {
   CeilingBest fresh() const;    // best over the fresh passes
   CeilingBest rewrite() const;  // best over the rewrite passes
   CeilingBest best() const;     // the better of the two: the ceiling
+  // Keeps, per stream count, the faster of this and `again` (the same bytes
+  // and block measured at another time): a disk whose rate drifts over a
+  // run is held to the best it showed.
+  void Merge(const WriteCeiling& again);
 };
 
 struct ReadCeiling {
@@ -63,6 +68,7 @@ struct ReadCeiling {
   bool direct = false;
   std::vector<CeilingPoint> points;
   CeilingBest best() const;
+  void Merge(const ReadCeiling& again);  // as WriteCeiling::Merge
 };
 
 // Measures the write ceiling of `dir` for at least `bytes` (rounded up so
@@ -74,9 +80,11 @@ Result<WriteCeiling> MeasureWriteCeiling(FileSystem* fs, const std::string& dir,
                                          uint64_t block_bytes,
                                          const std::vector<int>& streams = DefaultCeilingStreams());
 
-// Reads all of `paths` once per stream count with O_DIRECT (buffered where
+// Reads all of `paths` twice per stream count with O_DIRECT (buffered where
 // refused, and then direct is false) in blocks of block_bytes (a multiple of
-// 4 KiB). The files must not change meanwhile.
+// 4 KiB): once with the streams taking blocks from one shared queue, once
+// with each stream reading its own contiguous span; the faster counts. The
+// files must not change meanwhile.
 Result<ReadCeiling> MeasureReadCeiling(FileSystem* fs, const std::vector<std::string>& paths,
                                        uint64_t block_bytes,
                                        const std::vector<int>& streams = DefaultCeilingStreams());
