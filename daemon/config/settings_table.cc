@@ -80,6 +80,17 @@ const Setting kSettings[] = {
      },
      [](const DaemonConfig& c) { return std::to_string(c.engine.writers); }},
 
+    {"checksum-threads", "--checksum-threads", SettingType::kInteger, "N", nullptr, "threads",
+     "Threads that checksum snapshots as they land in memory (policy coalesce) and verify "
+     "restores from memory, 0 to 256; 0 picks half the online cores, 1 to 8",
+     "engine.checksum_threads", nullptr,
+     [](const std::string& t, DaemonConfig* c) -> Status {
+       PCC_ASSIGN_OR_RETURN(int64_t v, ParseInteger(t, 0, 256));
+       c->engine.checksum_threads = static_cast<int>(v);
+       return Status::Ok();
+     },
+     [](const DaemonConfig& c) { return std::to_string(c.engine.checksum_threads); }},
+
     {"max-inflight", "--max-inflight", SettingType::kInteger, "N", nullptr, "checkpoints",
      "Checkpoints of one job and rank in flight at once, 1 to 64; the store keeps this many "
      "slots plus one",
@@ -239,10 +250,10 @@ bool DaemonConfig::operator==(const DaemonConfig& o) const {
   const EngineOptions& a = engine;
   const EngineOptions& b = o.engine;
   return a.root == b.root && a.pool_bytes == b.pool_bytes && a.chunk_bytes == b.chunk_bytes &&
-         a.writers == b.writers && a.max_inflight == b.max_inflight && a.policy == b.policy &&
-         a.direct_io == b.direct_io && a.keep_resident == b.keep_resident &&
-         a.keep_every == b.keep_every && socket == o.socket && socket_mode == o.socket_mode &&
-         allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
+         a.writers == b.writers && a.checksum_threads == b.checksum_threads &&
+         a.max_inflight == b.max_inflight && a.policy == b.policy && a.direct_io == b.direct_io &&
+         a.keep_resident == b.keep_resident && a.keep_every == b.keep_every && socket == o.socket &&
+         socket_mode == o.socket_mode && allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
          blob_slot_bytes == o.blob_slot_bytes && log_level == o.log_level &&
          shutdown_timeout_s == o.shutdown_timeout_s;
 }

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
+#include <thread>
 
 #include "engine/chunk_pool.h"
 #include "engine/pipeline.h"
@@ -61,6 +63,13 @@ Result<Policy> ParsePolicy(const std::string& s) {
   return Status::InvalidArgument("policy '" + s + "' is not 'coalesce', 'block' or 'skip'");
 }
 
+int EngineOptions::ChecksumThreadCount() const {
+  if (checksum_threads > 0) return checksum_threads;
+  // Half the cores: the other half is the trainer's data loading and ours.
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores / 2, 1, 8);
+}
+
 Status EngineOptions::Validate() const {
   if (root.empty()) return Status::InvalidArgument("root: the store directory is not set");
   if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > (1ull << 31)) {
@@ -74,6 +83,10 @@ Status EngineOptions::Validate() const {
   }
   if (writers < 1 || writers > 256) {
     return Status::InvalidArgument("writers: " + std::to_string(writers) + " is not in 1..256");
+  }
+  if (checksum_threads < 0 || checksum_threads > 256) {
+    return Status::InvalidArgument("checksum-threads: " + std::to_string(checksum_threads) +
+                                   " is not in 0..256 (0: half the online cores, 1 to 8)");
   }
   if (max_inflight < 1 || max_inflight > 64) {
     return Status::InvalidArgument("max-inflight: " + std::to_string(max_inflight) +
@@ -185,7 +198,15 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   }
   if (chunks > 0 && chunks <= pool_->chunk_count()) {
     if (policy == Policy::kCoalesce) pipeline_->Supersede(store);
-    if (!pool_->TryReserve(chunks)) {
+    bool reserved = pool_->TryReserve(chunks);
+    // A GPU trainer's host runs ahead of its copies (the update waits on the
+    // device, not on the host), so the previous snapshot may still be landing:
+    // it is superseded once complete, which takes copy time, not disk time.
+    while (!reserved && policy == Policy::kCoalesce && pipeline_->AwaitCopying(store)) {
+      pipeline_->Supersede(store);
+      reserved = pool_->TryReserve(chunks);
+    }
+    if (!reserved) {
       if (policy == Policy::kSkip) {
         pipeline_->RecordSkipped(store);
         return Status::Busy(

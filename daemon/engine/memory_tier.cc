@@ -86,6 +86,21 @@ void Pipeline::Supersede(const SlotStore* store) {
   });
 }
 
+bool Pipeline::AwaitCopying(const SlotStore* store) {
+  std::vector<std::shared_ptr<SaveHandle>> copying;
+  {
+    std::lock_guard lock(mu_);
+    auto it = tiers_.find(store);
+    if (it == tiers_.end()) return false;
+    for (auto& c : it->second.pending) {
+      if (c->kept || c->readers > 0 || c->cancelled || c->handle->snapshot_done()) continue;
+      copying.push_back(c->handle);
+    }
+  }
+  for (auto& h : copying) h->WaitSnapshot();
+  return !copying.empty();
+}
+
 void Pipeline::Reclaim(const SlotStore* store, std::vector<std::shared_ptr<Checkpoint>>* out) {
   std::vector<std::shared_ptr<Checkpoint>>& drop = *out;
   {
@@ -219,7 +234,8 @@ bool Pipeline::RestoreSnapshot(const SlotStore* store, std::optional<uint64_t> s
     }
   }
   Status s = Status::Aborted("cancelled while being restored");
-  if (!chunks.empty()) s = RestoreFromChunks(gpu_, c->manifest, chunks, dests, options_.writers);
+  if (!chunks.empty())
+    s = RestoreFromChunks(gpu_, c->manifest, chunks, dests, options_.ChecksumThreadCount());
   {
     std::lock_guard lock(mu_);
     --c->readers;

@@ -48,8 +48,12 @@ Pipeline::Pipeline(const EngineOptions& options, FileSystem* fs, Gpu* gpu, Chunk
   }
   threads_.emplace_back([this, w = watch("commit thread")]() mutable { CommitLoop(std::move(w)); });
   if (options_.policy == Policy::kCoalesce) {  // the memory tier's stage
-    threads_.emplace_back(
-        [this, w = watch("checksum thread")]() mutable { ChecksumLoop(std::move(w)); });
+    for (int i = 0; i < options_.ChecksumThreadCount(); ++i) {
+      threads_.emplace_back(
+          [this, w = watch("checksum thread " + std::to_string(i + 1))]() mutable {
+            ChecksumLoop(std::move(w));
+          });
+    }
     threads_.emplace_back([this, w = watch("turn thread")]() mutable { TurnLoop(std::move(w)); });
   }
 }
@@ -378,7 +382,7 @@ bool Pipeline::RestoreResident(const SlotStore* store, uint64_t step,
   if (!pool_->Pin(r->refs)) return false;  // evicted, at least in part
   std::vector<const uint8_t*> chunks;
   for (const ChunkRef& ref : r->refs) chunks.push_back(ref.chunk);
-  Status s = RestoreFromChunks(gpu_, r->manifest, chunks, dests, options_.writers);
+  Status s = RestoreFromChunks(gpu_, r->manifest, chunks, dests, options_.ChecksumThreadCount());
   pool_->Unpin(r->refs);
   if (!s.ok()) {
     if (s.code() != Code::kCorruption) return false;  // the disk path reports it alike

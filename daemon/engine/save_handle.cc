@@ -11,7 +11,7 @@ bool SaveHandle::snapshot_done() const {
 
 void SaveHandle::WaitSnapshot() const {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return snapshot_; });
+  cv_.wait(lock, [&] { return snapshot_ || done_; });  // a failed copy may end it
 }
 
 bool SaveHandle::done() const {

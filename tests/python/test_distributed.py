@@ -48,7 +48,10 @@ def rank_main():
         if step % 2 == 0 and step <= last:
             ckpt.save(step)
             saved[step] = [t.detach().clone() for t in model.parameters()]
-    assert ckpt.wait()
+            # Durable before the next save: under the default policy a step
+            # superseded while it waits in memory is coalesced, and which
+            # steps are depends on the disk's pace, per rank.
+            assert ckpt.wait()
     dist.barrier()  # every rank's checkpoints are committed
     step, _ = ckpt.restore(group=True)
     same = all(torch.equal(a, b) for a, b in zip(model.parameters(), saved[step]))

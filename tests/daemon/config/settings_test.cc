@@ -76,13 +76,14 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
     CHECK(std::string(s.meaning).size() > 10);
     CHECK(std::string(s.field).size() > 0);
   }
-  for (const char* key : {"root", "socket", "socket-mode", "pool", "chunk", "writers",
-                          "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot",
-                          "log-level", "shutdown-timeout", "direct-io", "keep-every"}) {
+  for (const char* key :
+       {"root", "socket", "socket-mode", "pool", "chunk", "writers", "checksum-threads",
+        "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot", "log-level",
+        "shutdown-timeout", "direct-io", "keep-every"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
-  CHECK(keys.size() == 16);
+  CHECK(keys.size() == 17);
 }
 
 TEST_CASE("keep-every: retention is off by default, any step count turns it on") {
@@ -291,6 +292,8 @@ TEST_CASE("every bad value is refused with its key named") {
       {"writers", "0"},
       {"writers", "257"},
       {"writers", "four"},
+      {"checksum-threads", "-1"},
+      {"checksum-threads", "257"},
       {"max-inflight", "65"},
       {"max-inflight", "2x"},
       {"policy", "wait"},
@@ -359,7 +362,8 @@ TEST_CASE("unknown flags, keys and files are refused") {
   CHECK(Error({"--config", unknown}) ==
         "config file " + unknown +
             ": unknown key 'pools'; the keys are root, pool, chunk, "
-            "writers, max-inflight, policy, direct-io, keep-resident, keep-every, socket, "
+            "writers, checksum-threads, max-inflight, policy, direct-io, keep-resident, "
+            "keep-every, socket, "
             "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});

@@ -3,12 +3,15 @@
 // waiting ones end coalesced; a waiting snapshot is a recovery point. The
 // disk is made slow with FaultFileSystem's write gate, so every assertion is
 // on events and order, never on time.
+#include <atomic>
 #include <thread>
 
 #include "catch.h"
 #include "engine/chunk_pool.h"
 #include "engine_fixture.h"
+#include "gated_gpu.h"
 #include "support/fault_file_system.h"
+#include "support/wait_until.h"
 
 namespace pccheck::testing {
 namespace {
@@ -106,6 +109,61 @@ TEST_CASE("coalesce: saves faster than the disk hold the trainer only for its co
   CHECK(st.saves_failed == 0);
   CHECK(st.pool_bytes_free == st.pool_bytes_total);  // no chunk leaked
   CHECK(ffs.open_files() == 0);
+}
+
+// A GPU trainer's host does not wait for its copy (the update waits on the
+// device), so its next save can arrive while the previous snapshot is still
+// landing. That snapshot is superseded once it is whole: the save waits for
+// copy time, never for the disk.
+TEST_CASE(
+    "coalesce: a save arriving while the previous snapshot lands waits for that copy, not the "
+    "disk") {
+  TempDir dir;
+  auto base = NewPosixFileSystem();
+  FaultFileSystem ffs(base.get(), dir.path());
+  GatedGpu gpu;
+  // 8 chunks: step 1 being written (3) and step 2 landing (3) leave 2, less
+  // than step 3's 3, until step 2 can be reclaimed.
+  auto engine = Engine::Open(TierOptions(dir.path(), Policy::kCoalesce, 8), &ffs, &gpu);
+  REQUIRE(engine.ok());
+  Engine& e = **engine;
+  ffs.HoldWrites(true);
+  auto s1 = TensorSet::Make(kSizes, 1);
+  auto s2 = TensorSet::Make(kSizes, 2);
+  auto s3 = TensorSet::Make(kSizes, 3);
+  auto h1 = e.Save(MakeRequest(s1, 1));
+  REQUIRE(h1.ok());
+  ffs.WaitHeldWrites(1);  // step 1 is being written and stays so
+  SaveRequest on_device = MakeRequest(s2, 2);
+  for (auto& t : on_device.tensors) t.device = 1;
+  auto h2 = e.Save(std::move(on_device));
+  REQUIRE(h2.ok());
+  gpu.AwaitWaiter();  // step 2's copy has not landed
+  CHECK_FALSE((*h2)->snapshot_done());
+
+  std::atomic<bool> admitted{false};
+  Result<std::shared_ptr<SaveHandle>> h3 = Status::Unavailable("not saved yet");
+  std::thread saver([&] {
+    h3 = e.Save(MakeRequest(s3, 3));
+    admitted = true;
+  });
+  gpu.Open();  // step 2 lands; the disk still writes nothing
+  Status s = WaitUntil([&] { return admitted.load(); }, std::chrono::seconds(60),
+                       "step 3 is admitted while the disk is held");
+  CHECK(s.ok());
+  CHECK(ffs.held_writes() >= 1);
+  CHECK_FALSE((*h1)->done());
+  ffs.HoldWrites(false);  // lets a saver stuck behind the disk finish, too
+  saver.join();
+  REQUIRE(h3.ok());
+  REQUIRE((*h2)->Wait().ok());
+  CHECK((*h2)->coalesced());
+  REQUIRE((*h1)->Wait().ok());
+  REQUIRE((*h3)->Wait().ok());
+  CHECK(e.LatestStep("job", 0) == std::optional<uint64_t>(3));
+  CheckRestore(e, s3, std::nullopt, 3);
+  e.Shutdown();
+  CHECK(e.Stats().pool_bytes_free == e.Stats().pool_bytes_total);  // no chunk leaked
 }
 
 TEST_CASE("coalesce: keep-every checkpoints are never coalesced away") {

@@ -1,50 +1,11 @@
 // Newest wins: an older checkpoint that finishes after a newer one never
 // becomes latest, and the policies decide what happens when slots run out.
-#include <condition_variable>
-#include <mutex>
-
 #include "catch.h"
 #include "engine_fixture.h"
-#include "gpu/gpu_wrapper.h"
+#include "gated_gpu.h"
 
 namespace pccheck::testing {
 namespace {
-
-// A fake GPU whose fences on device 1 do not complete until Open() is called:
-// holds back the writes of a save whose tensors live on device 1.
-class GatedGpu final : public GpuWrapper {
- public:
-  GatedGpu() : GpuWrapper(NewFakeGpu(2)) {}
-  std::string Describe() const override { return "gated fake"; }
-  int DeviceCount() const override { return 2; }
-  Result<Fence> Record(int d) override { return Fence{d, 1}; }
-  Status StreamWaitEvent(int, void*) override { return Status::Ok(); }
-  Status RecordEvent(int, void*) override { return Status::Ok(); }
-  Result<bool> EventDone(int, void*) override { return true; }
-  Status Wait(const Fence& f) override {
-    if (f.device != 1) return Status::Ok();
-    std::unique_lock lock(mu_);
-    ++waiting_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-    return Status::Ok();
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void AwaitWaiter() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return waiting_ > 0; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-  int waiting_ = 0;
-};
 
 SaveRequest OnDevice(SaveRequest r, int device) {
   for (auto& t : r.tensors) t.device = device;

@@ -36,7 +36,12 @@ struct EngineOptions {
   uint64_t pool_bytes = 4ull << 30;    // page-locked host memory for all saves
   uint64_t chunk_bytes = 64ull << 20;  // pipeline unit; a multiple of 4096
   int writers = 4;                     // writer (and restore reader) threads
-  int max_inflight = 2;                // per job/rank; the store keeps N+1 slots
+  // Threads that checksum memory-tier snapshots as they land in the pool and
+  // verify them when restored from memory; 0 picks half the online cores
+  // (1 to 8). A snapshot is a recovery point, and can be superseded, only once
+  // every chunk is checksummed, so these must keep up with the copy.
+  int checksum_threads = 0;
+  int max_inflight = 2;  // per job/rank; the store keeps N+1 slots
   Policy policy = Policy::kCoalesce;
   bool direct_io = true;  // O_DIRECT for data files
   // Written chunks keep their bytes until the pool needs them, so restoring
@@ -51,6 +56,8 @@ struct EngineOptions {
 
   // Names the first bad setting and the accepted range.
   Status Validate() const;
+  // checksum_threads, with 0 resolved to its automatic value.
+  int ChecksumThreadCount() const;
 };
 
 }  // namespace pccheck

@@ -4,9 +4,11 @@
 //                   chunk, takes a pool chunk (from the save's reservation, or,
 //                   for a save larger than the pool, waiting: backpressure)
 //                   and fills it from the sources through Gpu
-//   checksum thread (memory tier, `coalesce`) waits for a chunk's copy,
-//                   checksums it and parks it until its store's write turn
-//                   (memory_tier.cc), or passes it on when the turn has come
+//   checksum threads (memory tier, `coalesce`; checksum_threads of them) wait
+//                   for a chunk's copy, checksum it and park it until its
+//                   store's write turn (memory_tier.cc), or pass it on when the
+//                   turn has come; several, since one thread checksums
+//                   slower than a device copy lands
 //   turn thread     (memory tier) starts a store's next write turn: reserves
 //                   its slot and opens its data file
 //   writer threads  wait for a chunk's copy, checksum it (unless done), write
@@ -138,6 +140,10 @@ class Pipeline {
   // `store` whose writing has not begun (but kept ones and ones being
   // restored), so that a newer save can take their memory.
   void Supersede(const SlotStore* store);
+  // Waits until every snapshot of `store` that waits for its write turn and
+  // could be superseded has all its bytes in the pool; false when there was
+  // none (only the disk can free memory then).
+  bool AwaitCopying(const SlotStore* store);
   // Restores the newest complete snapshot of store newer than `durable` (or
   // exactly `step`) from its chunks in the pool, verified; false (touching no
   // destination) when there is none. When the newest one is being written it
