@@ -88,6 +88,7 @@ void Pipeline::Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& w
       if (c->gated && !c->writing) waiting.push_back(c);
     }
   }
+  commit_cv_.notify_all();  // a newer save may have waited for this one
   for (auto& c : waiting) DropWaiting(c);
   pool_->Kick();
 }
@@ -270,14 +271,34 @@ void Pipeline::CommitLoop(Liveness::Worker live) {
     live.Park();
     {
       std::unique_lock lock(mu_);
-      commit_cv_.wait(lock, [&] { return stopping_ || !commit_queue_.empty(); });
-      if (commit_queue_.empty()) return;
-      ckpt = std::move(commit_queue_.front());
-      commit_queue_.pop_front();
+      auto ready = commit_queue_.end();
+      commit_cv_.wait(lock, [&] {
+        ready = std::find_if(commit_queue_.begin(), commit_queue_.end(),
+                             [&](const auto& c) { return !MustCommitAfterOlder(*c); });
+        return ready != commit_queue_.end() || (stopping_ && commit_queue_.empty());
+      });
+      if (ready == commit_queue_.end()) return;
+      ckpt = std::move(*ready);
+      commit_queue_.erase(ready);
     }
     live.Busy("committing a save (data sync, manifest, latest)");
     Finalize(ckpt);
   }
+}
+
+// Without the memory tier every request is persisted (`block`, `skip`): a
+// save whose chunks are all written commits only after the older saves of its
+// store still in flight have committed or failed. Otherwise a writer slow on
+// an older save's last chunk would let the newer one commit first, and newest
+// wins would then abandon the older, written in full. The memory tier writes
+// one save per store at a time and coalesces by design. A failed or cancelled
+// older save holds nothing back.
+bool Pipeline::MustCommitAfterOlder(const Checkpoint& c) const {
+  if (c.gated || c.cancelled) return false;
+  return std::any_of(active_.begin(), active_.end(), [&](const auto& other) {
+    return other.get() != &c && other->store == c.store && !other->gated &&
+           !other->cancelled && other->request.step < c.request.step;
+  });
 }
 
 void Pipeline::Finalize(const std::shared_ptr<Checkpoint>& ckpt) {
@@ -315,6 +336,7 @@ void Pipeline::Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s) 
     std::lock_guard lock(mu_);
     coalesced = ckpt->coalesced;
     active_.remove(ckpt);
+    commit_cv_.notify_all();  // a newer save of the store may commit now
     if (ckpt->gated) {
       auto& tier = tiers_[ckpt->store];
       if (coalesced) {

@@ -1,5 +1,9 @@
-// Newest wins: an older checkpoint that finishes after a newer one never
-// becomes latest, and the policies decide what happens when slots run out.
+// Newest wins: without the memory tier every save commits in step order, so
+// an older one never loses to a newer one written first; the policies decide
+// what happens when slots run out.
+#include <chrono>
+#include <thread>
+
 #include "catch.h"
 #include "engine_fixture.h"
 #include "gated_gpu.h"
@@ -12,7 +16,17 @@ SaveRequest OnDevice(SaveRequest r, int device) {
   return r;
 }
 
-TEST_CASE("an older checkpoint finishing after a newer one is abandoned") {
+// Waits until step's save has every chunk written (its commit is up next).
+void AwaitWritten(Engine& engine, uint64_t step) {
+  for (;;) {
+    for (const auto& i : engine.Inflight()) {
+      if (i.step == step && i.committing) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST_CASE("block: a newer save written first commits after the older one, and both commit") {
   TempDir dir;
   auto fs = NewPosixFileSystem();
   GatedGpu gpu;
@@ -26,22 +40,47 @@ TEST_CASE("an older checkpoint finishing after a newer one is abandoned") {
   gpu.AwaitWaiter();  // step 10's only chunk is parked in a writer
   auto h2 = (*engine)->Save(MakeRequest(newer, 11));
   REQUIRE(h2.ok());
-  REQUIRE((*h2)->Wait().ok());
-  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  AwaitWritten(**engine, 11);
+  // Written in full, step 11 waits for step 10 instead of abandoning it.
+  CHECK_FALSE((*h2)->done());
+  CHECK((*engine)->LatestStep("job", 0) == std::nullopt);
   gpu.Open();
-  Status s1 = (*h1)->Wait();
-  CHECK(s1.code() == Code::kAborted);
-  CHECK(s1.message().find("superseded by step 11") != std::string::npos);
+  CHECK((*h1)->Wait().ok());
+  CHECK((*h2)->Wait().ok());
   CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  CheckRestore(**engine, older, 10, 10);
   CheckRestore(**engine, newer, std::nullopt, 11);
   auto stats = (*engine)->Stats();
   CHECK(stats.pool_bytes_free == stats.pool_bytes_total);
-  // Its slot was recycled: more saves still fit.
+  CHECK(stats.saves_superseded == 0);
   for (uint64_t s = 12; s < 20; ++s) {
     auto h = (*engine)->Save(MakeRequest(newer, s));
     REQUIRE(h.ok());
     REQUIRE((*h)->Wait().ok());
   }
+}
+
+TEST_CASE("block: a failed older save does not hold back the newer one") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  GatedGpu gpu;
+  auto engine = Engine::Open(SmallOptions(dir.path(), 3), fs.get(), &gpu);
+  REQUIRE(engine.ok());
+  auto older = TensorSet::Make({1000}, 1);
+  auto newer = TensorSet::Make({300'000}, 2);
+  auto h1 = (*engine)->Save(OnDevice(MakeRequest(older, 10), 1));
+  REQUIRE(h1.ok());
+  gpu.AwaitWaiter();
+  auto h2 = (*engine)->Save(MakeRequest(newer, 11));
+  REQUIRE(h2.ok());
+  AwaitWritten(**engine, 11);
+  (*engine)->Cancel(*h1, Status::Aborted("cancelled by the test"));
+  CHECK((*h2)->Wait().ok());  // while step 10's chunk is still held
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  gpu.Open();
+  CHECK((*h1)->Wait().message().find("cancelled by the test") != std::string::npos);
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(11));
+  CheckRestore(**engine, newer, std::nullopt, 11);
 }
 
 TEST_CASE("the skip policy refuses at once when max_inflight saves are in flight") {

@@ -207,6 +207,8 @@ class Pipeline {
   void CountCopied(Checkpoint& ckpt, uint64_t len, bool ok);
   void ChunkCopied(Checkpoint& ckpt, uint64_t n);
   void ChunkFinished(const std::shared_ptr<Checkpoint>& ckpt, uint64_t n);
+  // Under mu_: c must wait in the commit queue for an older save of its store.
+  bool MustCommitAfterOlder(const Checkpoint& c) const;
   void Finalize(const std::shared_ptr<Checkpoint>& ckpt);
   void Retire(const std::shared_ptr<Checkpoint>& ckpt, const Status& s);
   void NoteError(const Status& s);
