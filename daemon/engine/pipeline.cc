@@ -296,8 +296,8 @@ void Pipeline::CommitLoop(Liveness::Worker live) {
 bool Pipeline::MustCommitAfterOlder(const Checkpoint& c) const {
   if (c.gated || c.cancelled) return false;
   return std::any_of(active_.begin(), active_.end(), [&](const auto& other) {
-    return other.get() != &c && other->store == c.store && !other->gated &&
-           !other->cancelled && other->request.step < c.request.step;
+    return other.get() != &c && other->store == c.store && !other->gated && !other->cancelled &&
+           other->request.step < c.request.step;
   });
 }
 

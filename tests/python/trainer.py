@@ -3,9 +3,10 @@ run as a child process by the Python tests.
 
 It prints, one a line: "RESTORED <step>" after a resume, "SAVED <step>",
 "COMMITTED <step>" once that checkpoint is durable, "FAILED <step> <why>", and
-"DONE" at the end. With --hold-after S it stops at the first step after the
-checkpoint of step S committed and blocks until killed; --out writes the final
-model and optimizer state with torch.save.
+"COALESCED <step>" when a newer snapshot superseded it before it was written,
+and "DONE" at the end. With --hold-after S it stops at the first step after a
+checkpoint of step S or later committed (S itself may be coalesced) and blocks
+until killed; --out writes the final model and optimizer state with torch.save.
 
 The model has what makes restoring hard: dropout (the RNG state must come
 back), BatchNorm buffers, a weight tied between two layers, AdamW's lazily
@@ -119,7 +120,10 @@ def main():
             if state == pccheck.COMMITTED:
                 print("COMMITTED %d" % s, flush=True)
                 del tickets[s]
-                hold = hold or s == a.hold_after
+                hold = hold or (a.hold_after is not None and s >= a.hold_after)
+            elif state == pccheck.COALESCED:
+                print("COALESCED %d" % s, flush=True)
+                del tickets[s]
             elif state == pccheck.FAILED:
                 print("FAILED %d" % s, flush=True)
                 del tickets[s]
@@ -128,8 +132,10 @@ def main():
             sys.stdin.read()  # until killed
     if ckpt is not None:
         ckpt.wait()
-        for s in sorted(tickets):
-            print("COMMITTED %d" % s, flush=True)
+        for s, t in sorted(tickets.items()):
+            state = ckpt.poll(t)
+            word = {pccheck.COMMITTED: "COMMITTED", pccheck.COALESCED: "COALESCED"}
+            print("%s %d" % (word.get(state, "FAILED"), s), flush=True)
         if a.hold_after is not None:
             print("HOLDING at the end", flush=True)
             sys.stdin.read()
