@@ -51,7 +51,7 @@ Result<std::string> QueryStatusJson(const std::string& socket) {
   const std::string path = socket.empty() ? DefaultSocketPath() : socket;
   PCC_ASSIGN_OR_RETURN(UnixSocket sock, UnixSocket::Connect(path));
   Status sent = sock.Send(wire::MsgType::kStatus, "");
-  if (!sent.ok()) return client::Unreachable(path, sent.message());
+  if (!sent.ok() && !sock.HasPendingInput()) return client::Unreachable(path, sent.message());
   auto frame = sock.Receive(client::kControlTimeoutMs);
   if (!frame.ok()) return client::Unreachable(path, frame.status().message());
   if (frame->type == wire::MsgType::kError) {

@@ -84,7 +84,8 @@ Result<Frame> Session::Call(wire::MsgType type, const std::string& payload, wire
                             size_t reply_fds, const std::vector<int>& fds, int timeout_ms) {
   if (broken()) return broken_reason_;
   Status sent = socket_.Send(type, payload, fds);
-  if (!sent.ok()) return Fail(sent);
+  // Refused at once (at connect): the daemon's reason is read below.
+  if (!sent.ok() && !socket_.HasPendingInput()) return Fail(sent);
   auto frame = socket_.Receive(timeout_ms);
   if (!frame.ok()) return Fail(frame.status());
   if (frame->type == wire::MsgType::kError) {

@@ -184,6 +184,11 @@ Result<PeerCred> UnixSocket::Peer() const {
   return PeerCred{cred.pid, cred.uid, cred.gid};
 }
 
+bool UnixSocket::HasPendingInput() const {
+  char byte;
+  return ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 Status UnixSocket::Send(wire::MsgType type, const std::string& payload,
                         const std::vector<int>& fds) {
   if (payload.size() > wire::kMaxFrameBytes) {
@@ -231,7 +236,7 @@ Status UnixSocket::Send(wire::MsgType type, const std::string& payload,
   return Status::Ok();
 }
 
-Result<Frame> UnixSocket::Receive(int timeout_ms) {
+Result<Frame> UnixSocket::Receive(int timeout_ms, uint32_t max_payload) {
   Frame frame;
   FrameReader reader(fd_.get(), path_, timeout_ms, &frame.fds);
   char header[wire::kFrameHeaderBytes];
@@ -239,6 +244,11 @@ Result<Frame> UnixSocket::Receive(int timeout_ms) {
   PCC_ASSIGN_OR_RETURN(wire::FrameHeader h,
                        wire::DecodeFrameHeader(std::string_view(header, sizeof(header))));
   frame.type = h.type;
+  if (h.length > max_payload) {
+    return Status::InvalidArgument("a frame of " + std::to_string(h.length) + " bytes on " + path_ +
+                                   " exceeds the " + std::to_string(max_payload) +
+                                   "-byte limit for this message");
+  }
   while (frame.payload.size() < h.length) {
     const size_t have = frame.payload.size();
     frame.payload.resize(std::min<size_t>(h.length, have + kReadStep));

@@ -3,13 +3,17 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <system_error>
+#include <utility>
 
 #include "report/status_json.h"
 #include "server/store_requests.h"
+#include "store/store_paths.h"
 
 namespace pccheck {
 
@@ -61,15 +65,20 @@ void Server::Run() {
     if (!(fds[0].revents & POLLIN)) continue;
     auto sock = listener_.Accept();
     if (!sock.ok()) {
-      spdlog::warn("accept on {}: {}", options_.socket, sock.status().message());
+      const int err = errno;
+      if (uint64_t n = accept_log_.Note(clock_->NowMicros())) {
+        spdlog::warn("accept on {}: {} ({} time(s) in the last 10 s)", options_.socket,
+                     sock.status().message(), n);
+      }
+      // Out of descriptors (or memory): the pending connection stays in the
+      // backlog and poll reports it again at once; back off instead of spinning.
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        pollfd stop = {stop_.fd(), POLLIN, 0};
+        (void)::poll(&stop, 1, 100);
+      }
       continue;
     }
-    std::lock_guard lock(mu_);
-    auto conn = std::make_unique<Conn>();
-    Conn* raw = conn.get();
-    conns_.push_back(std::move(conn));
-    raw->thread = std::thread(
-        [this, raw, s = std::move(sock).value()]() mutable { ServeConnection(raw, std::move(s)); });
+    Admit(std::move(sock).value());
   }
   live.Park();
   spdlog::info("no longer accepting clients on {}", options_.socket);
@@ -131,28 +140,86 @@ Status Server::Authorize(const PeerCred& peer) const {
                                   " or --allow-group <one of its groups>");
 }
 
-void Server::ServeConnection(Conn* conn, UnixSocket socket) {
-  auto finish = [&] { conn->done = true; };
+namespace {
+
+// A fresh socket's buffer takes a short reply whole, so this never blocks on
+// a peer that does not read.
+void Refuse(UnixSocket& socket, const Status& s) {
+  wire::ErrorReply e{static_cast<uint32_t>(s.code()), s.message()};
+  (void)socket.Send(wire::MsgType::kError, wire::Encode(e));
+}
+
+bool ProcessExists(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+uint64_t Server::LogLimiter::Note(uint64_t now_us) {
+  ++count_;
+  if (logged_ && now_us - last_us_ < interval_us_) return 0;
+  logged_ = true;
+  last_us_ = now_us;
+  return std::exchange(count_, 0);
+}
+
+void Server::Admit(UnixSocket socket) {
   auto peer = socket.Peer();
   if (!peer.ok()) {
     spdlog::warn("connection without credentials: {}", peer.status().message());
-    return finish();
+    return;
   }
-  auto frame = socket.Receive(5000);
+  if (Status auth = Authorize(peer.value()); !auth.ok()) {
+    if (uint64_t n = refused_log_.Note(clock_->NowMicros())) {
+      spdlog::warn("refused pid {}: {} ({} refusal(s) in the last 10 s)", peer->pid, auth.message(),
+                   n);
+    }
+    return Refuse(socket, auth);
+  }
+  std::lock_guard lock(mu_);
+  const auto handshaking = std::count_if(conns_.begin(), conns_.end(),
+                                         [](const auto& c) { return !c->done && !c->greeted; });
+  if (handshaking >= kMaxHandshakes) {
+    if (uint64_t n = refused_log_.Note(clock_->NowMicros())) {
+      spdlog::warn(
+          "refused pid {}: {} connections are already in their handshake ({} refusal(s) "
+          "in the last 10 s)",
+          peer->pid, kMaxHandshakes, n);
+    }
+    return Refuse(socket, Status::Busy("pccheckd has " + std::to_string(kMaxHandshakes) +
+                                       " connections in their handshake; retry shortly"));
+  }
+  auto conn = std::make_unique<Conn>();
+  conn->peer = peer.value();
+  Conn* raw = conn.get();
+  conns_.push_back(std::move(conn));
+  try {
+    raw->thread = std::thread(
+        [this, raw, s = std::move(socket)]() mutable { ServeConnection(raw, std::move(s)); });
+  } catch (const std::system_error& e) {
+    // The lambda never ran, so the socket is still ours to answer on.
+    conns_.pop_back();
+    if (uint64_t n = thread_log_.Note(clock_->NowMicros())) {
+      spdlog::error(
+          "cannot start a thread for pid {}: {} ({} time(s) in the last 10 s; is the "
+          "service's TasksMax too low?)",
+          peer->pid, e.what(), n);
+    }
+    return Refuse(socket, Status::Unavailable(std::string("pccheckd cannot start a thread for "
+                                                          "this client (") +
+                                              e.what() + "); retry later"));
+  }
+}
+
+void Server::ServeConnection(Conn* conn, UnixSocket socket) {
+  auto finish = [&] { conn->done = true; };
+  const PeerCred* peer = &conn->peer;
+  auto frame = socket.Receive(5000, wire::kMaxFirstFrameBytes);
+  conn->greeted = true;
   if (!frame.ok()) {
     spdlog::debug("pid {}: no request: {}", peer->pid, frame.status().message());
+    if (frame.status().code() == Code::kInvalidArgument) Refuse(socket, frame.status());
     return finish();
   }
-  Status auth = Authorize(peer.value());
-  auto refuse = [&](const Status& s) {
-    wire::ErrorReply e{static_cast<uint32_t>(s.code()), s.message()};
-    (void)socket.Send(wire::MsgType::kError, wire::Encode(e));
-  };
-  if (!auth.ok()) {
-    spdlog::warn("refused pid {}: {}", peer->pid, auth.message());
-    refuse(auth);
-    return finish();
-  }
+  auto refuse = [&](const Status& s) { Refuse(socket, s); };
   if (frame->type == wire::MsgType::kStatus) {
     (void)socket.Send(wire::MsgType::kStatusReply, wire::Encode(wire::StatusReply{StatusJson()}));
     return finish();
@@ -178,11 +245,21 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
                                    "; use matching versions of libpccheck and pccheckd"));
     return finish();
   }
+  if (Status s = ValidateJobName(hello->job); !s.ok()) {
+    spdlog::warn("pid {}: refused: {}", peer->pid, s.message());
+    refuse(s);
+    return finish();
+  }
   if (stopping_) {
     refuse(Status::Unavailable("pccheckd is shutting down"));
     return finish();
   }
-  auto session = Session::Open(next_session_++, std::move(socket), peer.value(), hello.value(),
+  if (Status s = Claim(conn, hello.value()); !s.ok()) {
+    spdlog::warn("pid {}: refused: {}", peer->pid, s.message());
+    refuse(s);
+    return finish();
+  }
+  auto session = Session::Open(next_session_++, std::move(socket), *peer, hello.value(),
                                options_.limits, engine_, options_.gpu, clock_->WallSeconds());
   if (!session.ok()) {
     spdlog::error("pid {}: could not open a session: {}", peer->pid, session.status().ToString());
@@ -195,6 +272,31 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
   if (stopping_) session.value()->Stop();
   (void)session.value()->Serve();
   finish();
+}
+
+Status Server::Claim(Conn* conn, const wire::Hello& hello) {
+  std::lock_guard lock(mu_);
+  for (auto& c : conns_) {
+    if (c.get() == conn || !c->holds || c->done || c->job != hello.job || c->rank != hello.rank) {
+      continue;
+    }
+    const bool gone = !ProcessExists(c->peer.pid) || (c->session && c->session->PeerGone());
+    if (!gone) {
+      return Status::Busy("job " + hello.job + " rank " + std::to_string(hello.rank) +
+                          " is already being saved by pid " + std::to_string(c->peer.pid) +
+                          " (uid " + std::to_string(c->peer.uid) +
+                          "); two processes saving one rank would overwrite each other's "
+                          "checkpoints: stop that process, or give this one another rank or job");
+    }
+    spdlog::info("job {} rank {}: pid {} takes over from pid {}, which is gone", hello.job,
+                 hello.rank, conn->peer.pid, c->peer.pid);
+    if (c->session) c->session->Stop();
+    c->holds = false;
+  }
+  conn->holds = true;
+  conn->job = hello.job;
+  conn->rank = hello.rank;
+  return Status::Ok();
 }
 
 std::vector<SessionInfo> Server::Sessions() {

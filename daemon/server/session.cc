@@ -118,6 +118,11 @@ Status Session::Handshake() {
                       {segment_->fd(), request_event_.fd(), completion_event_.fd()});
 }
 
+bool Session::PeerGone() const {
+  pollfd p{socket_.fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 Status Session::Serve() {
   spdlog::info("session {}: {} connected (uid {})", id_, Who(hello_, peer_), peer_.uid);
   Status why;

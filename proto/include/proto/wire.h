@@ -27,6 +27,10 @@ namespace pccheck::wire {
 inline constexpr uint32_t kProtocolVersion = 1;
 // A control frame is at most this large (a tensor table of ~100k tensors).
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
+// The first frame of a connection (Hello, a status or store request) is
+// small; the daemon reads no more than this before it knows what the peer
+// asks for.
+inline constexpr uint32_t kMaxFirstFrameBytes = 64u << 10;
 inline constexpr uint32_t kMaxTensors = 1u << 20;
 
 enum class MsgType : uint16_t {

@@ -60,8 +60,16 @@ class UnixSocket {
   // Passed fds come back close-on-exec; any beyond 4 are closed, and all are
   // closed when the frame fails. A timeout before the frame's first byte
   // leaves the socket usable; after any other failure the stream is out of
-  // step and the socket should be closed.
-  Result<Frame> Receive(int timeout_ms = -1);
+  // step and the socket should be closed. A frame whose header announces
+  // more than max_payload bytes fails (InvalidArgument naming both sizes)
+  // before any of its payload is read.
+  Result<Frame> Receive(int timeout_ms = -1, uint32_t max_payload = wire::kMaxFrameBytes);
+
+  // After a Send that failed because the peer had closed: whether the peer
+  // sent something before closing (a refusal frame, read it with Receive).
+  // A daemon refuses a peer as soon as it connects, so a client's first Send
+  // may race with that close.
+  bool HasPendingInput() const;
 
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }

@@ -57,14 +57,44 @@ class Server {
  private:
   struct Conn {
     std::thread thread;
+    PeerCred peer;
     std::shared_ptr<Session> session;  // set once the handshake succeeded
     std::atomic<bool> done{false};
+    std::atomic<bool> greeted{false};  // its first frame arrived
+    // Under mu_: the job and rank this connection serves, once claimed.
+    bool holds = false;
+    std::string job;
+    uint32_t rank = 0;
+  };
+
+  // Logs a condition that may repeat in a tight loop at most once per
+  // interval, with the number of times it happened.
+  class LogLimiter {
+   public:
+    explicit LogLimiter(uint64_t interval_us) : interval_us_(interval_us) {}
+    // The occurrences to report when it is time to log (counting this one),
+    // else 0.
+    uint64_t Note(uint64_t now_us);
+
+   private:
+    const uint64_t interval_us_;
+    uint64_t last_us_ = 0;
+    uint64_t count_ = 0;
+    bool logged_ = false;
   };
 
   Server(const ServerOptions& options, Engine* engine, std::string gpu, const Clock* clock,
          UnixSocket listener, EventFd stop);
+  // On the accept loop: authorizes the peer by SO_PEERCRED before reading
+  // anything, bounds the connections still in their handshake, and starts
+  // the connection's thread; a peer refused gets the reason and is closed.
+  void Admit(UnixSocket socket);
   void ServeConnection(Conn* conn, UnixSocket socket);
   Status Authorize(const PeerCred& peer) const;
+  // One live session per job and rank: Busy naming the holder's pid while
+  // it lives; a holder whose client hung up or whose process is gone is
+  // stopped and replaced.
+  Status Claim(Conn* conn, const wire::Hello& hello);
   void Reap(bool all);
 
   const ServerOptions options_;
@@ -78,6 +108,11 @@ class Server {
   std::atomic<uint64_t> next_session_{1};
   std::mutex mu_;
   std::list<std::unique_ptr<Conn>> conns_;
+  LogLimiter refused_log_{10'000'000}, accept_log_{10'000'000}, thread_log_{10'000'000};
 };
+
+// Connections admitted but not yet past their first message; more wait in
+// the listen backlog's place: refused with Busy.
+inline constexpr int kMaxHandshakes = 64;
 
 }  // namespace pccheck

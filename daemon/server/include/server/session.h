@@ -57,6 +57,9 @@ class Session {
   // Asks Serve() to return soon (thread-safe).
   void Stop();
   SessionInfo Info() const;
+  // The client hung up (its end of the socket is closed), whether or not
+  // Serve() has noticed yet.
+  bool PeerGone() const;
 
  private:
   struct Registered {
