@@ -1,10 +1,13 @@
 // Encoding and decoding of the manifest and `latest` records; docs/format.md
-// is the byte-level description this file follows.
+// is the byte-level description this file follows. Each record is an
+// envelope (magic, format version, CRC32C trailer) around a body described
+// once by a field list (fields.h) that both its encoder and its decoder visit.
 #include "proto/manifest.h"
 
 #include <unordered_set>
 
 #include "base/crc32c.h"
+#include "fields.h"
 #include "proto/codec.h"
 
 namespace pccheck {
@@ -65,47 +68,6 @@ std::string Label(size_t i, const std::string& name) {
   return "tensor " + std::to_string(i) + " ('" + shown + "')";
 }
 
-Status ReadTensor(Reader& r, size_t index, TensorEntry* t) {
-  PCC_RETURN_IF_ERROR(r.Str(&t->name, kMaxNameBytes, "tensor name"));
-  PCC_RETURN_IF_ERROR(r.Str(&t->dtype, kMaxDtypeBytes, "tensor dtype"));
-  uint32_t dims = 0;
-  PCC_RETURN_IF_ERROR(r.U32(&dims, "tensor dim count"));
-  if (dims > kMaxDims) {
-    return r.Fail(Label(index, t->name) + " has " + std::to_string(dims) + " dims (limit " +
-                  std::to_string(kMaxDims) + ")");
-  }
-  t->shape.resize(dims);
-  for (int64_t& d : t->shape) {
-    uint64_t v = 0;
-    PCC_RETURN_IF_ERROR(r.U64(&v, "tensor dim"));
-    d = static_cast<int64_t>(v);
-  }
-  PCC_RETURN_IF_ERROR(r.U64(&t->offset, "tensor offset"));
-  return r.U64(&t->bytes, "tensor byte size");
-}
-
-Status ReadTensors(Reader& r, std::vector<TensorEntry>* tensors) {
-  uint32_t count = 0;
-  PCC_RETURN_IF_ERROR(r.U32(&count, "tensor count"));
-  if (count > r.remaining() / kMinTensorBytes) {
-    return r.Fail("tensor count " + std::to_string(count) + " does not fit in the record");
-  }
-  tensors->resize(count);
-  for (size_t i = 0; i < count; ++i) PCC_RETURN_IF_ERROR(ReadTensor(r, i, &(*tensors)[i]));
-  return Status::Ok();
-}
-
-Status ReadChunkCrcs(Reader& r, std::vector<uint32_t>* crcs) {
-  uint64_t count = 0;
-  PCC_RETURN_IF_ERROR(r.U64(&count, "chunk count"));
-  if (count > r.remaining() / 4) {
-    return r.Fail("chunk count " + std::to_string(count) + " does not fit in the record");
-  }
-  crcs->resize(count);
-  for (uint32_t& c : *crcs) PCC_RETURN_IF_ERROR(r.U32(&c, "chunk checksum"));
-  return Status::Ok();
-}
-
 Status CheckTensors(const Manifest& m) {
   std::unordered_set<std::string_view> names;
   names.reserve(m.tensors.size());
@@ -133,29 +95,61 @@ Status CheckTensors(const Manifest& m) {
 
 }  // namespace
 
+// ---- field lists of the bodies, in record order ---------------------------------
+
+// `index` is the tensor's place in the table, for its label in errors.
+template <typename V, Is<TensorEntry> T>
+Status Fields(V& v, T& t, size_t index) {
+  PCC_RETURN_IF_ERROR(v.Str(t.name, kMaxNameBytes, "tensor name"));
+  PCC_RETURN_IF_ERROR(v.Str(t.dtype, kMaxDtypeBytes, "tensor dtype"));
+  uint32_t dims = 0;
+  PCC_RETURN_IF_ERROR(v.Count(t.shape, dims, "tensor dim count", [&](const Reader& r) {
+    if (dims <= kMaxDims) return Status::Ok();
+    return r.Fail(Label(index, t.name) + " has " + std::to_string(dims) + " dims (limit " +
+                  std::to_string(kMaxDims) + ")");
+  }));
+  for (auto& d : t.shape) PCC_RETURN_IF_ERROR(v.U64(d, "tensor dim"));
+  PCC_RETURN_IF_ERROR(v.U64(t.offset, "tensor offset"));
+  return v.U64(t.bytes, "tensor byte size");
+}
+
+// Everything between the header and the checksum. Consistency (CheckManifest)
+// is checked after the whole body is read.
+template <typename V, Is<Manifest> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.Str(m.job, kMaxNameBytes, "job name"));
+  PCC_RETURN_IF_ERROR(v.U32(m.rank, "rank"));
+  PCC_RETURN_IF_ERROR(v.U64(m.step, "step"));
+  PCC_RETURN_IF_ERROR(v.U64(m.wall_time, "wall time"));
+  PCC_RETURN_IF_ERROR(v.U32(m.slot, "slot"));
+  PCC_RETURN_IF_ERROR(v.U64(m.data_bytes, "data_bytes"));
+  PCC_RETURN_IF_ERROR(v.U64(m.chunk_bytes, "chunk_bytes"));
+  // No cap on the count but what the bytes left can hold.
+  PCC_RETURN_IF_ERROR(v.Count(m.tensors, UINT32_MAX, kMinTensorBytes, "tensor count"));
+  for (size_t i = 0; i < m.tensors.size(); ++i) PCC_RETURN_IF_ERROR(Fields(v, m.tensors[i], i));
+  uint64_t chunks = 0;
+  PCC_RETURN_IF_ERROR(v.Count(m.chunk_crcs, chunks, "chunk count", [&](const Reader& r) {
+    if (chunks <= r.remaining() / 4) return Status::Ok();
+    return r.Fail("chunk count " + std::to_string(chunks) + " does not fit in the record");
+  }));
+  for (auto& crc : m.chunk_crcs) PCC_RETURN_IF_ERROR(v.U32(crc, "chunk checksum"));
+  return v.Str(m.user_blob, kMaxUserBlobBytes, "user blob");
+}
+
+template <typename V, Is<LatestRecord> M>
+Status Fields(V& v, M& rec) {
+  PCC_RETURN_IF_ERROR(v.U64(rec.step, "step"));
+  PCC_RETURN_IF_ERROR(v.U32(rec.slot, "slot"));
+  return v.U32(rec.manifest_crc, "manifest checksum");
+}
+
+// ---- the codec -------------------------------------------------------------------
+
 std::string EncodeManifest(const Manifest& m) {
   Writer w;
   w.Raw(kManifestMagic);
   w.U32(kFormatVersion);
-  w.Str(m.job);
-  w.U32(m.rank);
-  w.U64(m.step);
-  w.U64(static_cast<uint64_t>(m.wall_time));
-  w.U32(m.slot);
-  w.U64(m.data_bytes);
-  w.U64(m.chunk_bytes);
-  w.U32(static_cast<uint32_t>(m.tensors.size()));
-  for (const TensorEntry& t : m.tensors) {
-    w.Str(t.name);
-    w.Str(t.dtype);
-    w.U32(static_cast<uint32_t>(t.shape.size()));
-    for (int64_t d : t.shape) w.U64(static_cast<uint64_t>(d));
-    w.U64(t.offset);
-    w.U64(t.bytes);
-  }
-  w.U64(m.chunk_crcs.size());
-  for (uint32_t c : m.chunk_crcs) w.U32(c);
-  w.Str(m.user_blob);
+  WriteFields(w, m);
   return Seal(w);
 }
 
@@ -163,18 +157,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
   PCC_RETURN_IF_ERROR(CheckEnvelope(bytes, kManifestMagic, "manifest", 0));
   Reader r(bytes.substr(kHeaderBytes, bytes.size() - kHeaderBytes - kTrailerBytes), "manifest");
   Manifest m;
-  uint64_t wall_time = 0;
-  PCC_RETURN_IF_ERROR(r.Str(&m.job, kMaxNameBytes, "job name"));
-  PCC_RETURN_IF_ERROR(r.U32(&m.rank, "rank"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
-  PCC_RETURN_IF_ERROR(r.U64(&wall_time, "wall time"));
-  m.wall_time = static_cast<int64_t>(wall_time);
-  PCC_RETURN_IF_ERROR(r.U32(&m.slot, "slot"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.data_bytes, "data_bytes"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.chunk_bytes, "chunk_bytes"));
-  PCC_RETURN_IF_ERROR(ReadTensors(r, &m.tensors));
-  PCC_RETURN_IF_ERROR(ReadChunkCrcs(r, &m.chunk_crcs));
-  PCC_RETURN_IF_ERROR(r.Str(&m.user_blob, kMaxUserBlobBytes, "user blob"));
+  PCC_RETURN_IF_ERROR(ReadFields(r, m));
   if (r.remaining() != 0) {
     return r.Fail(std::to_string(r.remaining()) + " unexpected bytes before the checksum");
   }
@@ -209,19 +192,15 @@ std::string EncodeLatest(const LatestRecord& r) {
   Writer w;
   w.Raw(kLatestMagic);
   w.U32(kFormatVersion);
-  w.U64(r.step);
-  w.U32(r.slot);
-  w.U32(r.manifest_crc);
+  WriteFields(w, r);
   return Seal(w);
 }
 
 Result<LatestRecord> DecodeLatest(std::string_view bytes) {
   PCC_RETURN_IF_ERROR(CheckEnvelope(bytes, kLatestMagic, "latest", kLatestBytes));
-  Reader r(bytes.substr(kHeaderBytes), "latest");
+  Reader r(bytes.substr(kHeaderBytes, bytes.size() - kHeaderBytes - kTrailerBytes), "latest");
   LatestRecord rec;
-  PCC_RETURN_IF_ERROR(r.U64(&rec.step, "step"));
-  PCC_RETURN_IF_ERROR(r.U32(&rec.slot, "slot"));
-  PCC_RETURN_IF_ERROR(r.U32(&rec.manifest_crc, "manifest checksum"));
+  PCC_RETURN_IF_ERROR(ReadFields(r, rec));
   return rec;
 }
 

@@ -1,4 +1,6 @@
-// The fixed-size messages of the shared-memory rings (layout in wire.h).
+// The fixed-size messages of the shared-memory rings (layout in wire.h), each
+// described once by a field list (fields.h) that both its encoder and its
+// decoder visit; the zero padding to kRingMessageBytes follows the fields.
 //
 // The bytes come from a slot the peer can rewrite at any time, so RingView
 // copies them out first and these decoders read only that private copy.
@@ -6,6 +8,7 @@
 // accepted message re-encodes to the very same bytes.
 #include <cstring>
 
+#include "fields.h"
 #include "proto/codec.h"
 #include "proto/wire.h"
 
@@ -14,44 +17,20 @@ namespace {
 
 constexpr std::string_view kRingMagic = "PCRM";
 
-void WriteHeader(Writer& w, RingType type) {
-  w.Raw(kRingMagic);
-  w.U16(static_cast<uint16_t>(kProtocolVersion));
-  w.U16(static_cast<uint16_t>(type));
-}
-
-// Copies the encoding into the slot-sized buffer, zero padded.
-void Fill(const Writer& w, uint8_t out[kRingMessageBytes]) {
-  const std::string& b = w.bytes();
-  std::memcpy(out, b.data(), b.size());
-  std::memset(out + b.size(), 0, kRingMessageBytes - b.size());
-}
-
-std::string_view View(const uint8_t in[kRingMessageBytes]) {
-  return {reinterpret_cast<const char*>(in), kRingMessageBytes};
-}
-
-// Reads the magic and version, and returns the type for the caller to check.
-Status ReadHeader(Reader& r, uint16_t* type) {
-  std::string magic;
-  PCC_RETURN_IF_ERROR(r.Raw(&magic, kRingMagic.size(), "magic"));
-  if (magic != kRingMagic) return r.Fail("bad magic");
-  uint16_t version = 0;
-  PCC_RETURN_IF_ERROR(r.U16(&version, "protocol version"));
-  if (version != kProtocolVersion) {
+// The magic and the protocol version that start both messages.
+template <typename V>
+Status Header(V& v) {
+  std::string magic(kRingMagic);
+  PCC_RETURN_IF_ERROR(v.Raw(magic, kRingMagic.size(), "magic"));
+  PCC_RETURN_IF_ERROR(v.Check(
+      [&](const Reader& r) { return magic == kRingMagic ? Status::Ok() : r.Fail("bad magic"); }));
+  uint16_t version = kProtocolVersion;
+  PCC_RETURN_IF_ERROR(v.U16(version, "protocol version"));
+  return v.Check([&](const Reader& r) {
+    if (version == kProtocolVersion) return Status::Ok();
     return r.Fail("protocol version " + std::to_string(version) + " (this build speaks " +
                   std::to_string(kProtocolVersion) + ")");
-  }
-  return r.U16(type, "type");
-}
-
-Status ReadPadding(Reader& r) {
-  uint8_t b = 0;
-  while (r.remaining() > 0) {
-    PCC_RETURN_IF_ERROR(r.U8(&b, "padding"));
-    if (b != 0) return r.Fail("non-zero padding");
-  }
-  return Status::Ok();
+  });
 }
 
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 character.
@@ -64,82 +43,104 @@ std::string_view CutUtf8(std::string_view s, size_t max) {
 
 }  // namespace
 
-void EncodeSave(const SaveMsg& m, uint8_t out[kRingMessageBytes]) {
-  Writer w;
-  WriteHeader(w, RingType::kSave);
-  w.U64(m.seq);
-  w.U64(m.step);
-  w.U32(m.table_version);
-  w.U32(m.blob_slot);
-  w.U64(m.blob_bytes);
-  w.U32(m.event_slot);
-  Fill(w, out);
-}
+// ---- field lists, in ring order ------------------------------------------------
 
-Result<SaveMsg> DecodeSave(const uint8_t in[kRingMessageBytes]) {
-  Reader r(View(in), "SaveMsg");
-  uint16_t type = 0;
-  PCC_RETURN_IF_ERROR(ReadHeader(r, &type));
-  if (type != static_cast<uint16_t>(RingType::kSave)) {
-    return r.Fail("type " + std::to_string(type) + " is not a save request");
-  }
-  SaveMsg m;
-  PCC_RETURN_IF_ERROR(r.U64(&m.seq, "seq"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
-  PCC_RETURN_IF_ERROR(r.U32(&m.table_version, "table_version"));
-  PCC_RETURN_IF_ERROR(r.U32(&m.blob_slot, "blob_slot"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.blob_bytes, "blob_bytes"));
-  PCC_RETURN_IF_ERROR(r.U32(&m.event_slot, "event_slot"));
-  if (m.blob_bytes > kMaxUserBlobBytes) {
+template <typename V, Is<SaveMsg> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(Header(v));
+  RingType type = RingType::kSave;
+  PCC_RETURN_IF_ERROR(v.U16(type, "type"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (type == RingType::kSave) return Status::Ok();
+    return r.Fail("type " + std::to_string(static_cast<uint32_t>(type)) + " is not a save request");
+  }));
+  PCC_RETURN_IF_ERROR(v.U64(m.seq, "seq"));
+  PCC_RETURN_IF_ERROR(v.U64(m.step, "step"));
+  PCC_RETURN_IF_ERROR(v.U32(m.table_version, "table_version"));
+  PCC_RETURN_IF_ERROR(v.U32(m.blob_slot, "blob_slot"));
+  PCC_RETURN_IF_ERROR(v.U64(m.blob_bytes, "blob_bytes"));
+  PCC_RETURN_IF_ERROR(v.U32(m.event_slot, "event_slot"));
+  return v.Check([&](const Reader& r) {
+    if (m.blob_bytes <= kMaxUserBlobBytes) return Status::Ok();
     return r.Fail("blob_bytes " + std::to_string(m.blob_bytes) + " exceeds the " +
                   std::to_string(kMaxUserBlobBytes) + "-byte limit");
+  });
+}
+
+template <typename V, Is<CompletionMsg> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(Header(v));
+  PCC_RETURN_IF_ERROR(v.U16(m.type, "type"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (m.type >= RingType::kSnapshotDone && m.type <= RingType::kCoalesced) return Status::Ok();
+    return r.Fail("type " + std::to_string(static_cast<uint32_t>(m.type)) + " is not a completion");
+  }));
+  PCC_RETURN_IF_ERROR(v.U64(m.seq, "seq"));
+  PCC_RETURN_IF_ERROR(v.U64(m.step, "step"));
+  PCC_RETURN_IF_ERROR(v.U32(m.code, "code"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    const bool fits =
+        m.type == RingType::kFailed ? m.code != 0 && IsKnownCode(m.code) : m.code == 0;
+    if (fits) return Status::Ok();
+    return r.Fail("code " + std::to_string(m.code) + " does not fit type " +
+                  std::to_string(static_cast<uint32_t>(m.type)));
+  }));
+  // The encoder writes as much of the message as fits, cut between characters.
+  uint32_t length = static_cast<uint32_t>(CutUtf8(m.message, kMaxCompletionMessageBytes).size());
+  uint64_t reserved = 0;
+  PCC_RETURN_IF_ERROR(v.U32(length, "message length"));
+  PCC_RETURN_IF_ERROR(v.U64(reserved, "reserved"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (reserved != 0) return r.Fail("reserved bytes are not zero");
+    if (length > kMaxCompletionMessageBytes) {
+      return r.Fail("message of " + std::to_string(length) + " bytes exceeds the " +
+                    std::to_string(kMaxCompletionMessageBytes) + "-byte limit");
+    }
+    return Status::Ok();
+  }));
+  return v.Raw(m.message, length, "message");
+}
+
+// ---- the codec: fields, then zero padding ---------------------------------------
+
+namespace {
+
+template <typename M>
+void EncodeRing(const M& m, uint8_t out[kRingMessageBytes]) {
+  Writer w;
+  WriteFields(w, m);
+  const std::string& b = w.bytes();
+  std::memcpy(out, b.data(), b.size());
+  std::memset(out + b.size(), 0, kRingMessageBytes - b.size());
+}
+
+template <typename M>
+Result<M> DecodeRing(const uint8_t in[kRingMessageBytes], const char* record) {
+  Reader r({reinterpret_cast<const char*>(in), kRingMessageBytes}, record);
+  M m;
+  PCC_RETURN_IF_ERROR(ReadFields(r, m));
+  uint8_t b = 0;
+  while (r.remaining() > 0) {
+    PCC_RETURN_IF_ERROR(r.U8(&b, "padding"));
+    if (b != 0) return r.Fail("non-zero padding");
   }
-  PCC_RETURN_IF_ERROR(ReadPadding(r));
   return m;
+}
+
+}  // namespace
+
+void EncodeSave(const SaveMsg& m, uint8_t out[kRingMessageBytes]) { EncodeRing(m, out); }
+
+Result<SaveMsg> DecodeSave(const uint8_t in[kRingMessageBytes]) {
+  return DecodeRing<SaveMsg>(in, "SaveMsg");
 }
 
 void EncodeCompletion(const CompletionMsg& m, uint8_t out[kRingMessageBytes]) {
-  std::string_view message = CutUtf8(m.message, kMaxCompletionMessageBytes);
-  Writer w;
-  WriteHeader(w, m.type);
-  w.U64(m.seq);
-  w.U64(m.step);
-  w.U32(m.code);
-  w.U32(static_cast<uint32_t>(message.size()));
-  w.U64(0);  // reserved
-  w.Raw(message);
-  Fill(w, out);
+  EncodeRing(m, out);
 }
 
 Result<CompletionMsg> DecodeCompletion(const uint8_t in[kRingMessageBytes]) {
-  Reader r(View(in), "CompletionMsg");
-  uint16_t type = 0;
-  PCC_RETURN_IF_ERROR(ReadHeader(r, &type));
-  if (type < static_cast<uint16_t>(RingType::kSnapshotDone) ||
-      type > static_cast<uint16_t>(RingType::kCoalesced)) {
-    return r.Fail("type " + std::to_string(type) + " is not a completion");
-  }
-  CompletionMsg m;
-  m.type = static_cast<RingType>(type);
-  uint32_t length = 0;
-  uint64_t reserved = 0;
-  PCC_RETURN_IF_ERROR(r.U64(&m.seq, "seq"));
-  PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
-  PCC_RETURN_IF_ERROR(r.U32(&m.code, "code"));
-  const bool failed = m.type == RingType::kFailed;
-  if (failed ? (m.code == 0 || !IsKnownCode(m.code)) : m.code != 0) {
-    return r.Fail("code " + std::to_string(m.code) + " does not fit type " + std::to_string(type));
-  }
-  PCC_RETURN_IF_ERROR(r.U32(&length, "message length"));
-  PCC_RETURN_IF_ERROR(r.U64(&reserved, "reserved"));
-  if (reserved != 0) return r.Fail("reserved bytes are not zero");
-  if (length > kMaxCompletionMessageBytes) {
-    return r.Fail("message of " + std::to_string(length) + " bytes exceeds the " +
-                  std::to_string(kMaxCompletionMessageBytes) + "-byte limit");
-  }
-  PCC_RETURN_IF_ERROR(r.Raw(&m.message, length, "message"));
-  PCC_RETURN_IF_ERROR(ReadPadding(r));
-  return m;
+  return DecodeRing<CompletionMsg>(in, "CompletionMsg");
 }
 
 }  // namespace pccheck::wire

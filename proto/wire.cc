@@ -1,8 +1,10 @@
-// Socket messages: the frame header and every control payload. wire.h states
-// the caps and rules each decoder enforces; ring_message.cc holds the
-// fixed-size messages of the shared-memory rings.
+// Socket messages: the frame header and every control payload, each described
+// once by a field list (fields.h) that both its encoder and its decoder visit.
+// wire.h states the caps and rules each decoder enforces; ring_message.cc
+// holds the fixed-size messages of the shared-memory rings.
 #include "proto/wire.h"
 
+#include "fields.h"
 #include "proto/codec.h"
 
 namespace pccheck::wire {
@@ -17,12 +19,17 @@ constexpr size_t kMinTensorSpecBytes = 4 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
 constexpr size_t kMinListEntryBytes = 8 + 8 + 8 + 1;
 constexpr size_t kMinStringBytes = 4;
 
-Status ReadVersion(Reader& r, uint32_t* version) {
-  PCC_RETURN_IF_ERROR(r.U32(version, "protocol version"));
-  if (*version == kProtocolVersion) return Status::Ok();
-  return r.Fail("protocol version " + std::to_string(*version) + " is not supported (this build " +
-                "speaks " + std::to_string(kProtocolVersion) +
-                "; use a pccheck client and pccheckd from the same release)");
+// The first field of Hello and Welcome. Another version is refused by name:
+// the rest of its layout may differ.
+template <typename V, Is<uint32_t> N>
+Status ProtocolVersion(V& v, N& version) {
+  PCC_RETURN_IF_ERROR(v.U32(version, "protocol version"));
+  return v.Check([&](const Reader& r) {
+    if (version == kProtocolVersion) return Status::Ok();
+    return r.Fail("protocol version " + std::to_string(version) +
+                  " is not supported (this build speaks " + std::to_string(kProtocolVersion) +
+                  "; use a pccheck client and pccheckd from the same release)");
+  });
 }
 
 // "tensor 3 ('layer.weight')", the name cut short: names are up to 4 KiB.
@@ -32,23 +39,9 @@ std::string Label(size_t i, const std::string& name) {
          (name.size() > kShown ? "...')" : "')");
 }
 
-void WriteTensor(Writer& w, const TensorSpec& t) {
-  w.Str(t.name);
-  w.Str(t.dtype);
-  w.U32(static_cast<uint32_t>(t.shape.size()));
-  for (int64_t d : t.shape) w.U64(static_cast<uint64_t>(d));
-  w.U64(t.bytes);
-  w.U32(static_cast<uint32_t>(t.location));
-  w.U32(t.arena_id);
-  w.U32(t.device);
-  w.Str(t.ipc_handle);
-  w.U64(t.base_bytes);
-  w.U64(t.offset);
-}
-
 // Where the tensor lives must make sense on its own: the daemon bounds every
 // copy by this extent, so it must not overflow or leave the exported block.
-Status CheckPlacement(Reader& r, size_t i, const TensorSpec& t) {
+Status CheckPlacement(const Reader& r, size_t i, const TensorSpec& t) {
   const std::string label = Label(i, t.name);
   if (t.offset > UINT64_MAX - t.bytes) {
     return r.Fail(label + ": offset " + std::to_string(t.offset) + " + " + std::to_string(t.bytes) +
@@ -69,51 +62,32 @@ Status CheckPlacement(Reader& r, size_t i, const TensorSpec& t) {
   return Status::Ok();
 }
 
-Status ReadTensor(Reader& r, size_t i, TensorSpec* t) {
-  PCC_RETURN_IF_ERROR(r.Str(&t->name, kMaxNameBytes, "tensor name"));
-  PCC_RETURN_IF_ERROR(r.Str(&t->dtype, kMaxDtypeBytes, "tensor dtype"));
-  uint32_t dims = 0;
-  PCC_RETURN_IF_ERROR(r.Count(&dims, kMaxDims, 8, "tensor dim count"));
-  t->shape.resize(dims);
-  for (int64_t& d : t->shape) {
-    PCC_RETURN_IF_ERROR(r.I64(&d, "tensor dim"));
-    if (d < 0) return r.Fail(Label(i, t->name) + " has a negative dim " + std::to_string(d));
+// A list of at most `max` handles of exactly kIpcHandleBytes each.
+template <typename V, Is<std::vector<std::string>> L>
+Status Handles(V& v, L& handles, uint32_t max, const char* what) {
+  PCC_RETURN_IF_ERROR(v.Count(handles, max, kMinStringBytes + kIpcHandleBytes, what));
+  for (auto& h : handles) {
+    PCC_RETURN_IF_ERROR(v.Str(h, kIpcHandleBytes, "event handle"));
+    PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+      if (h.size() == kIpcHandleBytes) return Status::Ok();
+      return r.Fail("event handle of " + std::to_string(h.size()) + " bytes (expected 64)");
+    }));
   }
-  PCC_RETURN_IF_ERROR(r.U64(&t->bytes, "tensor byte size"));
-  uint32_t location = 0;
-  PCC_RETURN_IF_ERROR(r.U32(&location, "tensor location"));
-  if (location != static_cast<uint32_t>(Location::kArena) &&
-      location != static_cast<uint32_t>(Location::kCudaIpc)) {
-    return r.Fail(Label(i, t->name) + " has unknown location " + std::to_string(location));
-  }
-  t->location = static_cast<Location>(location);
-  PCC_RETURN_IF_ERROR(r.U32(&t->arena_id, "tensor arena id"));
-  PCC_RETURN_IF_ERROR(r.U32(&t->device, "tensor device"));
-  PCC_RETURN_IF_ERROR(r.Str(&t->ipc_handle, kIpcHandleBytes, "tensor IPC handle"));
-  PCC_RETURN_IF_ERROR(r.U64(&t->base_bytes, "tensor allocation size"));
-  PCC_RETURN_IF_ERROR(r.U64(&t->offset, "tensor offset"));
-  return CheckPlacement(r, i, *t);
+  return Status::Ok();
 }
 
 }  // namespace
 
-std::string EncodeFrameHeader(const FrameHeader& h) {
-  Writer w;
-  w.U32(h.length);
-  w.U16(static_cast<uint16_t>(h.type));
-  w.U16(0);
-  return w.Take();
-}
+// ---- field lists, in wire order ----------------------------------------------
 
-Result<FrameHeader> DecodeFrameHeader(std::string_view bytes) {
-  if (bytes.size() != kFrameHeaderBytes) {
-    return CorruptRecord("frame header", std::to_string(bytes.size()) + " bytes, expected 8");
-  }
-  return DecodeAll<FrameHeader>(bytes, "frame header", [](Reader& r, FrameHeader& h) {
-    uint16_t type = 0, reserved = 0;
-    PCC_RETURN_IF_ERROR(r.U32(&h.length, "length"));
-    PCC_RETURN_IF_ERROR(r.U16(&type, "type"));
-    PCC_RETURN_IF_ERROR(r.U16(&reserved, "reserved"));
+template <typename V, Is<FrameHeader> M>
+Status Fields(V& v, M& h) {
+  uint16_t reserved = 0;
+  PCC_RETURN_IF_ERROR(v.U32(h.length, "length"));
+  PCC_RETURN_IF_ERROR(v.U16(h.type, "type"));
+  PCC_RETURN_IF_ERROR(v.U16(reserved, "reserved"));
+  return v.Check([&](const Reader& r) {
+    const auto type = static_cast<uint16_t>(h.type);
     const bool known = (type >= 1 && type <= kMaxMsgType) ||
                        (type >= kFirstStoreMsgType && type <= kLastStoreMsgType);
     if (!known) return r.Fail("unknown type " + std::to_string(type));
@@ -122,289 +96,171 @@ Result<FrameHeader> DecodeFrameHeader(std::string_view bytes) {
       return r.Fail("length " + std::to_string(h.length) + " exceeds the " +
                     std::to_string(kMaxFrameBytes) + "-byte limit");
     }
-    h.type = static_cast<MsgType>(type);
     return Status::Ok();
   });
 }
 
-std::string Encode(const Hello& m) {
-  Writer w;
-  w.U32(m.version);
-  w.Str(m.job);
-  w.U32(m.rank);
-  w.U32(m.pid);
-  return w.Take();
+template <typename V, Is<Hello> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(ProtocolVersion(v, m.version));
+  PCC_RETURN_IF_ERROR(v.Str(m.job, kMaxNameBytes, "job"));
+  PCC_RETURN_IF_ERROR(v.U32(m.rank, "rank"));
+  return v.U32(m.pid, "pid");
 }
 
-Result<Hello> DecodeHello(std::string_view b) {
-  return DecodeAll<Hello>(b, "Hello", [](Reader& r, Hello& m) {
-    PCC_RETURN_IF_ERROR(ReadVersion(r, &m.version));
-    PCC_RETURN_IF_ERROR(r.Str(&m.job, kMaxNameBytes, "job"));
-    PCC_RETURN_IF_ERROR(r.U32(&m.rank, "rank"));
-    return r.U32(&m.pid, "pid");
-  });
+template <typename V, Is<Welcome> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(ProtocolVersion(v, m.version));
+  PCC_RETURN_IF_ERROR(v.U64(m.session_id, "session_id"));
+  PCC_RETURN_IF_ERROR(v.U64(m.segment_bytes, "segment_bytes"));
+  PCC_RETURN_IF_ERROR(v.U32(m.ring_slots, "ring_slots"));
+  PCC_RETURN_IF_ERROR(v.U32(m.blob_slots, "blob_slots"));
+  PCC_RETURN_IF_ERROR(v.U64(m.blob_slot_bytes, "blob_slot_bytes"));
+  PCC_RETURN_IF_ERROR(v.U32(m.max_inflight, "max_inflight"));
+  PCC_RETURN_IF_ERROR(v.U64(m.chunk_bytes, "chunk_bytes"));
+  return v.Str(m.daemon_version, kMaxStringBytes, "daemon_version");
 }
 
-std::string Encode(const Welcome& m) {
-  Writer w;
-  w.U32(m.version);
-  w.U64(m.session_id);
-  w.U64(m.segment_bytes);
-  w.U32(m.ring_slots);
-  w.U32(m.blob_slots);
-  w.U64(m.blob_slot_bytes);
-  w.U32(m.max_inflight);
-  w.U64(m.chunk_bytes);
-  w.Str(m.daemon_version);
-  return w.Take();
+template <typename V, Is<ErrorReply> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.U32(m.code, "code"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (m.code != 0 && IsKnownCode(m.code)) return Status::Ok();
+    return r.Fail("code " + std::to_string(m.code) + " is not a failure code");
+  }));
+  return v.Str(m.message, kMaxStringBytes, "message");
 }
 
-Result<Welcome> DecodeWelcome(std::string_view b) {
-  return DecodeAll<Welcome>(b, "Welcome", [](Reader& r, Welcome& m) {
-    PCC_RETURN_IF_ERROR(ReadVersion(r, &m.version));
-    PCC_RETURN_IF_ERROR(r.U64(&m.session_id, "session_id"));
-    PCC_RETURN_IF_ERROR(r.U64(&m.segment_bytes, "segment_bytes"));
-    PCC_RETURN_IF_ERROR(r.U32(&m.ring_slots, "ring_slots"));
-    PCC_RETURN_IF_ERROR(r.U32(&m.blob_slots, "blob_slots"));
-    PCC_RETURN_IF_ERROR(r.U64(&m.blob_slot_bytes, "blob_slot_bytes"));
-    PCC_RETURN_IF_ERROR(r.U32(&m.max_inflight, "max_inflight"));
-    PCC_RETURN_IF_ERROR(r.U64(&m.chunk_bytes, "chunk_bytes"));
-    return r.Str(&m.daemon_version, kMaxStringBytes, "daemon_version");
-  });
+template <typename V, Is<AllocArena> M>
+Status Fields(V& v, M& m) {
+  return v.U64(m.bytes, "bytes");
 }
 
-std::string Encode(const ErrorReply& m) {
-  Writer w;
-  w.U32(m.code);
-  w.Str(m.message);
-  return w.Take();
+template <typename V, Is<Arena> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.U32(m.arena_id, "arena_id"));
+  return v.U64(m.bytes, "bytes");
 }
 
-Result<ErrorReply> DecodeErrorReply(std::string_view b) {
-  return DecodeAll<ErrorReply>(b, "ErrorReply", [](Reader& r, ErrorReply& m) {
-    PCC_RETURN_IF_ERROR(r.U32(&m.code, "code"));
-    if (m.code == 0 || !IsKnownCode(m.code)) {
-      return r.Fail("code " + std::to_string(m.code) + " is not a failure code");
-    }
-    return r.Str(&m.message, kMaxStringBytes, "message");
-  });
-}
-
-std::string Encode(const AllocArena& m) {
-  Writer w;
-  w.U64(m.bytes);
-  return w.Take();
-}
-
-Result<AllocArena> DecodeAllocArena(std::string_view b) {
-  return DecodeAll<AllocArena>(b, "AllocArena",
-                               [](Reader& r, AllocArena& m) { return r.U64(&m.bytes, "bytes"); });
-}
-
-std::string Encode(const Arena& m) {
-  Writer w;
-  w.U32(m.arena_id);
-  w.U64(m.bytes);
-  return w.Take();
-}
-
-Result<Arena> DecodeArena(std::string_view b) {
-  return DecodeAll<Arena>(b, "Arena", [](Reader& r, Arena& m) {
-    PCC_RETURN_IF_ERROR(r.U32(&m.arena_id, "arena_id"));
-    return r.U64(&m.bytes, "bytes");
-  });
-}
-
-std::string Encode(const Register& m) {
-  Writer w;
-  w.U32(static_cast<uint32_t>(m.tensors.size()));
-  for (const TensorSpec& t : m.tensors) WriteTensor(w, t);
-  return w.Take();
-}
-
-Result<Register> DecodeRegister(std::string_view b) {
-  return DecodeAll<Register>(b, "Register", [](Reader& r, Register& m) {
-    uint32_t count = 0;
-    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxTensors, kMinTensorSpecBytes, "tensor count"));
-    m.tensors.resize(count);
-    for (size_t i = 0; i < count; ++i) PCC_RETURN_IF_ERROR(ReadTensor(r, i, &m.tensors[i]));
-    return Status::Ok();
-  });
-}
-
-std::string Encode(const Registered& m) {
-  Writer w;
-  w.U32(m.table_version);
-  w.U64(m.total_bytes);
-  return w.Take();
-}
-
-Result<Registered> DecodeRegistered(std::string_view b) {
-  return DecodeAll<Registered>(b, "Registered", [](Reader& r, Registered& m) {
-    PCC_RETURN_IF_ERROR(r.U32(&m.table_version, "table_version"));
-    return r.U64(&m.total_bytes, "total_bytes");
-  });
-}
-
-std::string Encode(const Restore& m) {
-  Writer w;
-  w.Bool(m.step.has_value());
-  if (m.step) w.U64(*m.step);
-  return w.Take();
-}
-
-Result<Restore> DecodeRestore(std::string_view b) {
-  return DecodeAll<Restore>(b, "Restore", [](Reader& r, Restore& m) {
-    return r.Optional(&m.step, "has_step flag",
-                      [&r](uint64_t* step) { return r.U64(step, "step"); });
-  });
-}
-
-std::string Encode(const Restored& m) {
-  Writer w;
-  w.U64(m.step);
-  w.Str(m.user_blob);
-  w.U64(m.bytes);
-  w.Str(m.source);
-  w.U32(static_cast<uint32_t>(m.skipped.size()));
-  for (const std::string& s : m.skipped) w.Str(s);
-  return w.Take();
-}
-
-Result<Restored> DecodeRestored(std::string_view b) {
-  return DecodeAll<Restored>(b, "Restored", [](Reader& r, Restored& m) {
-    PCC_RETURN_IF_ERROR(r.U64(&m.step, "step"));
-    PCC_RETURN_IF_ERROR(r.Str(&m.user_blob, kMaxUserBlobBytes, "user blob"));
-    PCC_RETURN_IF_ERROR(r.U64(&m.bytes, "bytes"));
-    PCC_RETURN_IF_ERROR(r.Str(&m.source, kMaxStringBytes, "source"));
-    if (m.source != "disk" && m.source != "memory") {
-      return r.Fail("source '" + m.source.substr(0, 64) + "' is neither 'disk' nor 'memory'");
-    }
-    uint32_t count = 0;
-    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxTensors, kMinStringBytes, "skipped count"));
-    m.skipped.resize(count);
-    for (std::string& s : m.skipped) {
-      PCC_RETURN_IF_ERROR(r.Str(&s, kMaxNameBytes, "skipped tensor name"));
-    }
-    return Status::Ok();
-  });
-}
-
-std::string Encode(const ListReply& m) {
-  Writer w;
-  w.U32(static_cast<uint32_t>(m.entries.size()));
-  for (const ListReply::Entry& e : m.entries) {
-    w.U64(e.step);
-    w.U64(e.bytes);
-    w.U64(static_cast<uint64_t>(e.wall_time));
-    w.Bool(e.latest);
+// `index` is the tensor's place in the table, for its label in errors.
+template <typename V, Is<TensorSpec> T>
+Status Fields(V& v, T& t, size_t index) {
+  PCC_RETURN_IF_ERROR(v.Str(t.name, kMaxNameBytes, "tensor name"));
+  PCC_RETURN_IF_ERROR(v.Str(t.dtype, kMaxDtypeBytes, "tensor dtype"));
+  PCC_RETURN_IF_ERROR(v.Count(t.shape, kMaxDims, 8, "tensor dim count"));
+  for (auto& d : t.shape) {
+    PCC_RETURN_IF_ERROR(v.U64(d, "tensor dim"));
+    PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+      if (d >= 0) return Status::Ok();
+      return r.Fail(Label(index, t.name) + " has a negative dim " + std::to_string(d));
+    }));
   }
-  return w.Take();
+  PCC_RETURN_IF_ERROR(v.U64(t.bytes, "tensor byte size"));
+  PCC_RETURN_IF_ERROR(v.U32(t.location, "tensor location"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (t.location == Location::kArena || t.location == Location::kCudaIpc) return Status::Ok();
+    return r.Fail(Label(index, t.name) + " has unknown location " +
+                  std::to_string(static_cast<uint32_t>(t.location)));
+  }));
+  PCC_RETURN_IF_ERROR(v.U32(t.arena_id, "tensor arena id"));
+  PCC_RETURN_IF_ERROR(v.U32(t.device, "tensor device"));
+  PCC_RETURN_IF_ERROR(v.Str(t.ipc_handle, kIpcHandleBytes, "tensor IPC handle"));
+  PCC_RETURN_IF_ERROR(v.U64(t.base_bytes, "tensor allocation size"));
+  PCC_RETURN_IF_ERROR(v.U64(t.offset, "tensor offset"));
+  return v.Check([&](const Reader& r) { return CheckPlacement(r, index, t); });
 }
 
-Result<ListReply> DecodeListReply(std::string_view b) {
-  return DecodeAll<ListReply>(b, "ListReply", [](Reader& r, ListReply& m) {
-    uint32_t count = 0;
-    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxListEntries, kMinListEntryBytes, "entry count"));
-    m.entries.resize(count);
-    size_t latest = 0;
-    for (ListReply::Entry& e : m.entries) {
-      PCC_RETURN_IF_ERROR(r.U64(&e.step, "entry step"));
-      PCC_RETURN_IF_ERROR(r.U64(&e.bytes, "entry bytes"));
-      PCC_RETURN_IF_ERROR(r.I64(&e.wall_time, "entry wall time"));
-      PCC_RETURN_IF_ERROR(r.Bool(&e.latest, "entry latest flag"));
-      latest += e.latest;
-    }
-    if (latest > 1) return r.Fail(std::to_string(latest) + " entries are marked latest");
-    return Status::Ok();
-  });
-}
-
-std::string Encode(const StatusReply& m) {
-  Writer w;
-  w.Str(m.json);
-  return w.Take();
-}
-
-Result<StatusReply> DecodeStatusReply(std::string_view b) {
-  return DecodeAll<StatusReply>(b, "StatusReply", [](Reader& r, StatusReply& m) {
-    return r.Str(&m.json, kMaxJsonBytes, "json");
-  });
-}
-
-namespace {
-
-// A list of exactly-64-byte handles, at most `max` of them.
-void WriteHandles(Writer& w, const std::vector<std::string>& handles) {
-  w.U32(static_cast<uint32_t>(handles.size()));
-  for (const std::string& h : handles) w.Str(h);
-}
-
-Status ReadHandles(Reader& r, std::vector<std::string>* handles, uint32_t max, const char* what) {
-  uint32_t count = 0;
-  PCC_RETURN_IF_ERROR(r.Count(&count, max, kMinStringBytes + kIpcHandleBytes, what));
-  handles->resize(count);
-  for (std::string& h : *handles) {
-    PCC_RETURN_IF_ERROR(r.Str(&h, kIpcHandleBytes, "event handle"));
-    if (h.size() != kIpcHandleBytes) {
-      return r.Fail("event handle of " + std::to_string(h.size()) + " bytes (expected 64)");
-    }
-  }
+template <typename V, Is<Register> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.Count(m.tensors, kMaxTensors, kMinTensorSpecBytes, "tensor count"));
+  for (size_t i = 0; i < m.tensors.size(); ++i) PCC_RETURN_IF_ERROR(Fields(v, m.tensors[i], i));
   return Status::Ok();
 }
 
-}  // namespace
-
-std::string Encode(const GpuSetup& m) {
-  Writer w;
-  w.U32(m.ready_device);
-  WriteHandles(w, m.ready_events);
-  w.U32(static_cast<uint32_t>(m.devices.size()));
-  for (uint32_t d : m.devices) w.U32(d);
-  w.U64(m.staging_bytes);
-  return w.Take();
+template <typename V, Is<Registered> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.U32(m.table_version, "table_version"));
+  return v.U64(m.total_bytes, "total_bytes");
 }
 
-Result<GpuSetup> DecodeGpuSetup(std::string_view b) {
-  return DecodeAll<GpuSetup>(b, "GpuSetup", [](Reader& r, GpuSetup& m) {
-    PCC_RETURN_IF_ERROR(r.U32(&m.ready_device, "ready_device"));
-    PCC_RETURN_IF_ERROR(ReadHandles(r, &m.ready_events, kMaxEventSlots, "ready event count"));
-    if (m.ready_events.empty()) return r.Fail("no ready events");
-    uint32_t count = 0;
-    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxGpuDevices, 4, "device count"));
-    if (count == 0) return r.Fail("no devices");
-    m.devices.resize(count);
-    for (size_t i = 0; i < count; ++i) {
-      PCC_RETURN_IF_ERROR(r.U32(&m.devices[i], "device"));
+template <typename V, Is<Restore> M>
+Status Fields(V& v, M& m) {
+  return v.Optional(m.step, "has_step flag", [&](auto& step) { return v.U64(step, "step"); });
+}
+
+template <typename V, Is<Restored> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.U64(m.step, "step"));
+  PCC_RETURN_IF_ERROR(v.Str(m.user_blob, kMaxUserBlobBytes, "user blob"));
+  PCC_RETURN_IF_ERROR(v.U64(m.bytes, "bytes"));
+  PCC_RETURN_IF_ERROR(v.Str(m.source, kMaxStringBytes, "source"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    if (m.source == "disk" || m.source == "memory") return Status::Ok();
+    return r.Fail("source '" + m.source.substr(0, 64) + "' is neither 'disk' nor 'memory'");
+  }));
+  PCC_RETURN_IF_ERROR(v.Count(m.skipped, kMaxTensors, kMinStringBytes, "skipped count"));
+  for (auto& s : m.skipped) PCC_RETURN_IF_ERROR(v.Str(s, kMaxNameBytes, "skipped tensor name"));
+  return Status::Ok();
+}
+
+template <typename V, Is<ListReply::Entry> E>
+Status Fields(V& v, E& e) {
+  PCC_RETURN_IF_ERROR(v.U64(e.step, "entry step"));
+  PCC_RETURN_IF_ERROR(v.U64(e.bytes, "entry bytes"));
+  PCC_RETURN_IF_ERROR(v.U64(e.wall_time, "entry wall time"));
+  return v.Bool(e.latest, "entry latest flag");
+}
+
+template <typename V, Is<ListReply> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.Count(m.entries, kMaxListEntries, kMinListEntryBytes, "entry count"));
+  for (auto& e : m.entries) PCC_RETURN_IF_ERROR(Fields(v, e));
+  return v.Check([&](const Reader& r) {
+    size_t latest = 0;
+    for (const ListReply::Entry& e : m.entries) latest += e.latest;
+    if (latest <= 1) return Status::Ok();
+    return r.Fail(std::to_string(latest) + " entries are marked latest");
+  });
+}
+
+template <typename V, Is<StatusReply> M>
+Status Fields(V& v, M& m) {
+  return v.Str(m.json, kMaxJsonBytes, "json");
+}
+
+template <typename V, Is<GpuSetup> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.U32(m.ready_device, "ready_device"));
+  PCC_RETURN_IF_ERROR(Handles(v, m.ready_events, kMaxEventSlots, "ready event count"));
+  PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
+    return m.ready_events.empty() ? r.Fail("no ready events") : Status::Ok();
+  }));
+  PCC_RETURN_IF_ERROR(v.Count(m.devices, kMaxGpuDevices, 4, "device count"));
+  PCC_RETURN_IF_ERROR(v.Check(
+      [&](const Reader& r) { return m.devices.empty() ? r.Fail("no devices") : Status::Ok(); }));
+  for (size_t i = 0; i < m.devices.size(); ++i) {
+    PCC_RETURN_IF_ERROR(v.U32(m.devices[i], "device"));
+    PCC_RETURN_IF_ERROR(v.Check([&](const Reader& r) {
       for (size_t j = 0; j < i; ++j) {
         if (m.devices[j] == m.devices[i]) {
           return r.Fail("device " + std::to_string(m.devices[i]) + " is listed twice");
         }
       }
-    }
-    return r.U64(&m.staging_bytes, "staging_bytes");
-  });
+      return Status::Ok();
+    }));
+  }
+  return v.U64(m.staging_bytes, "staging_bytes");
 }
 
-std::string Encode(const GpuReady& m) {
-  Writer w;
-  w.U32(static_cast<uint32_t>(m.done_events.size()));
-  for (const auto& handles : m.done_events) WriteHandles(w, handles);
-  w.Str(m.staging_handle);
-  w.U64(m.staging_bytes);
-  return w.Take();
-}
-
-Result<GpuReady> DecodeGpuReady(std::string_view b) {
-  return DecodeAll<GpuReady>(b, "GpuReady", [](Reader& r, GpuReady& m) {
-    uint32_t count = 0;
-    PCC_RETURN_IF_ERROR(r.Count(&count, kMaxGpuDevices, 4, "device count"));
-    m.done_events.resize(count);
-    for (auto& handles : m.done_events) {
-      PCC_RETURN_IF_ERROR(ReadHandles(r, &handles, kMaxEventSlots, "done event count"));
-    }
-    PCC_RETURN_IF_ERROR(r.Str(&m.staging_handle, kIpcHandleBytes, "staging handle"));
-    PCC_RETURN_IF_ERROR(r.U64(&m.staging_bytes, "staging_bytes"));
+template <typename V, Is<GpuReady> M>
+Status Fields(V& v, M& m) {
+  PCC_RETURN_IF_ERROR(v.Count(m.done_events, kMaxGpuDevices, 4, "device count"));
+  for (auto& handles : m.done_events) {
+    PCC_RETURN_IF_ERROR(Handles(v, handles, kMaxEventSlots, "done event count"));
+  }
+  PCC_RETURN_IF_ERROR(v.Str(m.staging_handle, kIpcHandleBytes, "staging handle"));
+  PCC_RETURN_IF_ERROR(v.U64(m.staging_bytes, "staging_bytes"));
+  return v.Check([&](const Reader& r) {
     const bool has_handle = !m.staging_handle.empty();
     if (has_handle && m.staging_handle.size() != kIpcHandleBytes) {
       return r.Fail("staging handle of " + std::to_string(m.staging_handle.size()) +
@@ -416,6 +272,63 @@ Result<GpuReady> DecodeGpuReady(std::string_view b) {
     }
     return Status::Ok();
   });
+}
+
+// ---- the codec: each message through its field list ---------------------------
+
+std::string EncodeFrameHeader(const FrameHeader& h) { return EncodeFields(h); }
+
+Result<FrameHeader> DecodeFrameHeader(std::string_view bytes) {
+  if (bytes.size() != kFrameHeaderBytes) {
+    return CorruptRecord("frame header", std::to_string(bytes.size()) + " bytes, expected 8");
+  }
+  return DecodeFields<FrameHeader>(bytes, "frame header");
+}
+
+std::string Encode(const Hello& m) { return EncodeFields(m); }
+std::string Encode(const Welcome& m) { return EncodeFields(m); }
+std::string Encode(const ErrorReply& m) { return EncodeFields(m); }
+std::string Encode(const AllocArena& m) { return EncodeFields(m); }
+std::string Encode(const Arena& m) { return EncodeFields(m); }
+std::string Encode(const Register& m) { return EncodeFields(m); }
+std::string Encode(const Registered& m) { return EncodeFields(m); }
+std::string Encode(const Restore& m) { return EncodeFields(m); }
+std::string Encode(const Restored& m) { return EncodeFields(m); }
+std::string Encode(const ListReply& m) { return EncodeFields(m); }
+std::string Encode(const StatusReply& m) { return EncodeFields(m); }
+std::string Encode(const GpuSetup& m) { return EncodeFields(m); }
+std::string Encode(const GpuReady& m) { return EncodeFields(m); }
+
+Result<Hello> DecodeHello(std::string_view b) { return DecodeFields<Hello>(b, "Hello"); }
+Result<Welcome> DecodeWelcome(std::string_view b) { return DecodeFields<Welcome>(b, "Welcome"); }
+Result<ErrorReply> DecodeErrorReply(std::string_view b) {
+  return DecodeFields<ErrorReply>(b, "ErrorReply");
+}
+Result<AllocArena> DecodeAllocArena(std::string_view b) {
+  return DecodeFields<AllocArena>(b, "AllocArena");
+}
+Result<Arena> DecodeArena(std::string_view b) { return DecodeFields<Arena>(b, "Arena"); }
+Result<Register> DecodeRegister(std::string_view b) {
+  return DecodeFields<Register>(b, "Register");
+}
+Result<Registered> DecodeRegistered(std::string_view b) {
+  return DecodeFields<Registered>(b, "Registered");
+}
+Result<Restore> DecodeRestore(std::string_view b) { return DecodeFields<Restore>(b, "Restore"); }
+Result<Restored> DecodeRestored(std::string_view b) {
+  return DecodeFields<Restored>(b, "Restored");
+}
+Result<ListReply> DecodeListReply(std::string_view b) {
+  return DecodeFields<ListReply>(b, "ListReply");
+}
+Result<StatusReply> DecodeStatusReply(std::string_view b) {
+  return DecodeFields<StatusReply>(b, "StatusReply");
+}
+Result<GpuSetup> DecodeGpuSetup(std::string_view b) {
+  return DecodeFields<GpuSetup>(b, "GpuSetup");
+}
+Result<GpuReady> DecodeGpuReady(std::string_view b) {
+  return DecodeFields<GpuReady>(b, "GpuReady");
 }
 
 }  // namespace pccheck::wire
