@@ -245,18 +245,12 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
                                    "; use matching versions of libpccheck and pccheckd"));
     return finish();
   }
-  if (Status s = ValidateJobName(hello->job); !s.ok()) {
-    spdlog::warn("pid {}: refused: {}", peer->pid, s.message());
-    refuse(s);
-    return finish();
-  }
-  if (stopping_) {
-    refuse(Status::Unavailable("pccheckd is shutting down"));
-    return finish();
-  }
-  if (Status s = Claim(conn, hello.value()); !s.ok()) {
-    spdlog::warn("pid {}: refused: {}", peer->pid, s.message());
-    refuse(s);
+  Status admitted = ValidateJobName(hello->job);
+  if (admitted.ok() && stopping_) admitted = Status::Unavailable("pccheckd is shutting down");
+  if (admitted.ok()) admitted = Claim(conn, hello.value());
+  if (!admitted.ok()) {
+    spdlog::warn("pid {}: refused: {}", peer->pid, admitted.message());
+    refuse(admitted);
     return finish();
   }
   auto session = Session::Open(next_session_++, std::move(socket), *peer, hello.value(),
