@@ -117,6 +117,7 @@ int Run(const DaemonConfig& config) {
   so.socket_mode = config.socket_mode;
   so.allow_uids.assign(config.allow_uids.begin(), config.allow_uids.end());
   so.allow_gids.assign(config.allow_gids.begin(), config.allow_gids.end());
+  so.admin_gids.assign(config.admin_gids.begin(), config.admin_gids.end());
   so.limits.blob_slot_bytes = config.blob_slot_bytes;
   so.limits.blob_slots = static_cast<uint32_t>(config.engine.max_inflight) + 2;
   so.config_summary_json = ConfigJson(config);

@@ -55,6 +55,16 @@ Status ValidateJobName(const std::string& job) {
   return Status::Ok();
 }
 
+std::string JobOwnerPath(const std::string& root, const std::string& job) {
+  return JoinPath(JoinPath(root, job), "owner");
+}
+
+std::optional<uint32_t> ParseJobOwner(const std::string& text) {
+  auto uid = NumberBetween<uint32_t>(text, "", "\n");
+  if (!uid || text != std::to_string(*uid) + "\n") return std::nullopt;
+  return uid;
+}
+
 std::string RankDir(const std::string& root, const std::string& job, uint32_t rank) {
   return JoinPath(JoinPath(root, job), "rank-" + std::to_string(rank));
 }

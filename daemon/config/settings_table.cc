@@ -190,6 +190,29 @@ const Setting kSettings[] = {
      },
      [](const DaemonConfig& c) { return JoinIds(c.allow_gids); }},
 
+    {"admin-group", "--admin-group", SettingType::kGidList, "GROUPS", nullptr, "",
+     "Groups (names or gids, comma-separated) whose members may use every job, whoever owns it "
+     "(save, restore, list, verify, prune); root and the daemon's own uid always may. Everyone "
+     "else may use only the jobs they own: a job belongs to the uid whose session created it",
+     "admin_gids", nullptr,
+     [](const std::string& t, DaemonConfig* c) -> Status {
+       PCC_ASSIGN_OR_RETURN(c->admin_gids, ParseGroups(t));
+       return Status::Ok();
+     },
+     [](const DaemonConfig& c) { return JoinIds(c.admin_gids); }},
+
+    {"max-step-jump", "--max-step-jump", SettingType::kInteger, "N", nullptr, "steps",
+     "A save may be at most N steps newer than the newest committed step of its job and rank "
+     "(than 0 before the first), so one bad step number cannot leave a job that no later save "
+     "is newer than; 0: no bound",
+     "engine.max_step_jump", nullptr,
+     [](const std::string& t, DaemonConfig* c) -> Status {
+       PCC_ASSIGN_OR_RETURN(int64_t v, ParseInteger(t, 0, INT64_MAX));
+       c->engine.max_step_jump = static_cast<uint64_t>(v);
+       return Status::Ok();
+     },
+     [](const DaemonConfig& c) { return std::to_string(c.engine.max_step_jump); }},
+
     {"blob-slot", "--blob-slot", SettingType::kSize, "SIZE", nullptr, "bytes",
      "Room for the user blob (e.g. pickled non-tensor state) in each client's shared-memory "
      "segment; a save with a larger blob is refused. A multiple of 4 KiB, at most 256 MiB",
@@ -252,8 +275,9 @@ bool DaemonConfig::operator==(const DaemonConfig& o) const {
   return a.root == b.root && a.pool_bytes == b.pool_bytes && a.chunk_bytes == b.chunk_bytes &&
          a.writers == b.writers && a.checksum_threads == b.checksum_threads &&
          a.max_inflight == b.max_inflight && a.policy == b.policy && a.direct_io == b.direct_io &&
-         a.keep_resident == b.keep_resident && a.keep_every == b.keep_every && socket == o.socket &&
-         socket_mode == o.socket_mode && allow_uids == o.allow_uids && allow_gids == o.allow_gids &&
+         a.keep_resident == b.keep_resident && a.keep_every == b.keep_every &&
+         a.max_step_jump == b.max_step_jump && socket == o.socket && socket_mode == o.socket_mode &&
+         allow_uids == o.allow_uids && allow_gids == o.allow_gids && admin_gids == o.admin_gids &&
          blob_slot_bytes == o.blob_slot_bytes && log_level == o.log_level &&
          shutdown_timeout_s == o.shutdown_timeout_s;
 }

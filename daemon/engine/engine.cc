@@ -160,13 +160,26 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   }
   PCC_ASSIGN_OR_RETURN(SlotStore * store, StoreFor(request.job, request.rank, true));
   const std::string what = "checkpoint of step " + std::to_string(request.step);
-  if (auto latest = store->latest_step(); latest && *latest >= request.step) {
+  const std::optional<uint64_t> latest = store->latest_step();
+  if (latest && *latest >= request.step) {
     // BeginSave says the same; checked first so that nothing is reclaimed
     // for a save that cannot be taken.
     return Status::InvalidArgument(
         "step " + std::to_string(request.step) + " is not newer than the latest committed step " +
         std::to_string(*latest) + " of job " + request.job + " rank " +
         std::to_string(request.rank) + "; newest wins, so it could never become latest");
+  }
+  if (const uint64_t base = latest.value_or(0);
+      options_.max_step_jump > 0 && request.step - base > options_.max_step_jump) {
+    return Status::InvalidArgument(
+        "step " + std::to_string(request.step) + " is " + std::to_string(request.step - base) +
+        " steps past " +
+        (latest ? "the latest committed step " + std::to_string(base)
+                : std::string("step 0 (nothing committed yet)")) +
+        " of job " + request.job + " rank " + std::to_string(request.rank) +
+        ", more than max-step-jump allows (" + std::to_string(options_.max_step_jump) +
+        "); a step this far ahead is usually a bug, and once committed no smaller step could "
+        "follow it. Raise max-step-jump (0: no bound) if steps really grow this fast");
   }
 
   auto ckpt = std::make_shared<Checkpoint>();
@@ -279,6 +292,7 @@ Result<std::vector<PrunedInfo>> Engine::Prune(const PruneRequest& request) {
     for (auto& [key, s] : stores_) {
       if (request.job && key.first != *request.job) continue;
       if (request.rank && key.second != *request.rank) continue;
+      if (request.job_filter && !request.job_filter(key.first)) continue;
       stores.push_back(s.get());
     }
   }

@@ -111,13 +111,10 @@ void Server::Reap(bool all) {
   }
 }
 
-Status Server::Authorize(const PeerCred& peer) const {
-  if (peer.uid == 0 || peer.uid == ::geteuid()) return Status::Ok();
-  if (std::find(options_.allow_uids.begin(), options_.allow_uids.end(), peer.uid) !=
-      options_.allow_uids.end()) {
-    return Status::Ok();
-  }
-  // The peer's groups: its primary gid and, through its passwd entry, the rest.
+namespace {
+
+// The peer's groups: its primary gid and, through its passwd entry, the rest.
+std::vector<gid_t> PeerGroups(const PeerCred& peer) {
   std::vector<gid_t> groups = {peer.gid};
   if (passwd* pw = ::getpwuid(peer.uid)) {
     int n = 64;
@@ -126,18 +123,55 @@ Status Server::Authorize(const PeerCred& peer) const {
       groups.assign(g.begin(), g.begin() + n);
     }
   }
-  for (gid_t gid : groups) {
-    if (std::find(options_.allow_gids.begin(), options_.allow_gids.end(), gid) !=
-        options_.allow_gids.end()) {
-      return Status::Ok();
-    }
+  return groups;
+}
+
+bool InAny(const std::vector<gid_t>& groups, const std::vector<gid_t>& wanted) {
+  return std::any_of(groups.begin(), groups.end(), [&](gid_t g) {
+    return std::find(wanted.begin(), wanted.end(), g) != wanted.end();
+  });
+}
+
+// "alice (uid 1000)", or "uid 1000" without a passwd entry.
+std::string UserName(uid_t uid) {
+  passwd* pw = ::getpwuid(uid);
+  return pw ? std::string(pw->pw_name) + " (uid " + std::to_string(uid) + ")"
+            : "uid " + std::to_string(uid);
+}
+
+}  // namespace
+
+Status Server::Authorize(const PeerCred& peer) const {
+  if (peer.uid == 0 || peer.uid == ::geteuid()) return Status::Ok();
+  if (std::find(options_.allow_uids.begin(), options_.allow_uids.end(), peer.uid) !=
+      options_.allow_uids.end()) {
+    return Status::Ok();
   }
-  passwd* pw = ::getpwuid(peer.uid);
-  std::string user = pw ? std::string(pw->pw_name) : "uid " + std::to_string(peer.uid);
-  return Status::PermissionDenied(user + " (uid " + std::to_string(peer.uid) +
-                                  ") may not use pccheckd at " + options_.socket +
-                                  "; allow it with --allow-uid " + std::to_string(peer.uid) +
+  if (InAny(PeerGroups(peer), options_.allow_gids)) return Status::Ok();
+  return Status::PermissionDenied(UserName(peer.uid) + " may not use pccheckd at " +
+                                  options_.socket + "; allow it with --allow-uid " +
+                                  std::to_string(peer.uid) +
                                   " or --allow-group <one of its groups>");
+}
+
+bool Server::Privileged(const PeerCred& peer) const {
+  return peer.uid == 0 || peer.uid == ::geteuid() || InAny(PeerGroups(peer), options_.admin_gids);
+}
+
+Status Server::MayUseJob(const PeerCred& peer, bool privileged, const std::string& job,
+                         bool claim) {
+  // A privileged peer never adopts a job created before owners were
+  // recorded: its owner may still come back to it.
+  auto owner = claim ? engine_->ClaimJob(job, peer.uid, !privileged) : engine_->JobOwner(job);
+  if (!owner.ok()) {
+    if (privileged) return Status::Ok();
+    return owner.status().Annotate("job " + job + " cannot be used until its owner is known");
+  }
+  if (privileged || !owner->has_value() || **owner == peer.uid) return Status::Ok();
+  return Status::PermissionDenied(
+      "job " + job + " belongs to " + UserName(**owner) + "; " + UserName(peer.uid) +
+      " may not save, restore, list, verify or prune it. Use a job name of your own, or ask the "
+      "node's administrator for membership in pccheckd's admin-group");
 }
 
 namespace {
@@ -225,7 +259,11 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
     return finish();
   }
   if (IsStoreRequest(frame->type)) {
-    ServeStoreRequest(engine_, socket, frame.value(), peer->pid);
+    JobAccess access;
+    if (!Privileged(*peer)) {
+      access = [this, peer](const std::string& job) { return MayUseJob(*peer, false, job, false); };
+    }
+    ServeStoreRequest(engine_, socket, frame.value(), peer->pid, access);
     return finish();
   }
   if (frame->type != wire::MsgType::kHello) {
@@ -247,6 +285,7 @@ void Server::ServeConnection(Conn* conn, UnixSocket socket) {
   }
   Status admitted = ValidateJobName(hello->job);
   if (admitted.ok() && stopping_) admitted = Status::Unavailable("pccheckd is shutting down");
+  if (admitted.ok()) admitted = MayUseJob(*peer, Privileged(*peer), hello->job, true);
   if (admitted.ok()) admitted = Claim(conn, hello.value());
   if (!admitted.ok()) {
     spdlog::warn("pid {}: refused: {}", peer->pid, admitted.message());

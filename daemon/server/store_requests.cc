@@ -40,8 +40,10 @@ void ServeVerify(Engine* engine, UnixSocket& socket, const wire::Verify& req) {
       wire::Encode(wire::Verified{static_cast<uint32_t>(s.code()), s.message(), done}));
 }
 
-void ServePrune(Engine* engine, UnixSocket& socket, const wire::Prune& req, pid_t peer) {
+void ServePrune(Engine* engine, UnixSocket& socket, const wire::Prune& req, pid_t peer,
+                const JobAccess& access) {
   PruneRequest pr;
+  if (access) pr.job_filter = [&](const std::string& job) { return access(job).ok(); };
   pr.keep = req.keep;
   pr.job = req.job;
   pr.rank = req.rank;
@@ -74,10 +76,11 @@ namespace {
 
 // The engine's list as kStoreListed: each CheckpointInfo field by field
 // (cli/checkpoint_json.h reads them back the same way).
-wire::StoreListed Listing(Engine& engine) {
+wire::StoreListed Listing(Engine& engine, const JobAccess& access) {
   wire::StoreListed out;
   out.root = engine.options().root;
   for (const CheckpointInfo& c : engine.List()) {
+    if (access && !access(c.job).ok()) continue;
     out.checkpoints.push_back(
         {c.job, c.rank, c.step, c.slot, c.bytes, c.wall_time, c.latest, c.kept, c.state});
   }
@@ -86,14 +89,15 @@ wire::StoreListed Listing(Engine& engine) {
 
 }  // namespace
 
-void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, pid_t peer) {
+void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, pid_t peer,
+                       const JobAccess& access) {
   switch (frame.type) {
     case wire::MsgType::kStoreList: {
       if (!frame.payload.empty()) {
         return SendError(socket, Status::InvalidArgument("kStoreList carries no payload"));
       }
       spdlog::debug("pid {}: store list request", peer);
-      (void)socket.Send(wire::MsgType::kStoreListed, wire::Encode(Listing(*engine)));
+      (void)socket.Send(wire::MsgType::kStoreListed, wire::Encode(Listing(*engine, access)));
       return;
     }
     case wire::MsgType::kVerify: {
@@ -101,6 +105,9 @@ void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, p
       if (!req.ok()) return SendError(socket, req.status());
       spdlog::debug("pid {}: verify request for job {} rank {} step {}", peer, req->job, req->rank,
                     req->step);
+      if (access) {
+        if (Status s = access(req->job); !s.ok()) return SendError(socket, s);
+      }
       return ServeVerify(engine, socket, *req);
     }
     case wire::MsgType::kPrune: {
@@ -110,7 +117,10 @@ void ServeStoreRequest(Engine* engine, UnixSocket& socket, const Frame& frame, p
                    req->job ? "job " + *req->job : std::string("every job"),
                    req->rank ? "rank " + std::to_string(*req->rank) : std::string("every rank"),
                    req->dry_run ? " (dry run)" : "");
-      return ServePrune(engine, socket, *req, peer);
+      if (access && req->job) {
+        if (Status s = access(*req->job); !s.ok()) return SendError(socket, s);
+      }
+      return ServePrune(engine, socket, *req, peer, access);
     }
     default:
       return SendError(socket, Status::InvalidArgument("not a store request"));

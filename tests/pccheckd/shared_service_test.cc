@@ -18,9 +18,11 @@
 
 #include "catch.h"
 #include "ipc/socket.h"
+#include "proto/store_wire.h"
 #include "proto/wire.h"
 #include "support/child_process.h"
 #include "support/daemon.h"
+#include "support/run_program.h"
 #include "support/watchdog.h"
 #include "test_trainer.h"
 
@@ -197,6 +199,194 @@ TEST_CASE("a refused uid's connections start no thread and are answered at once"
   REQUIRE(t.status().ToString() == "Ok");
   CHECK((*t)->client().Wait((*t)->Step(1).value(), 30'000).ToString() == "Ok");
   flood.Kill();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// A store request's reply as one line: "error: <message>", or the reply's
+// type for any other answer.
+std::string StoreReply(const std::string& socket, wire::MsgType type, const std::string& payload) {
+  auto s = UnixSocket::Connect(socket);
+  if (!s.ok()) return "no connection: " + s.status().ToString();
+  if (Status sent = s->Send(type, payload); !sent.ok()) return "not sent: " + sent.ToString();
+  for (;;) {
+    auto frame = s->Receive(30'000);
+    if (!frame.ok()) return "no reply: " + frame.status().ToString();
+    if (frame->type == wire::MsgType::kVerifyProgress) continue;
+    if (frame->type == wire::MsgType::kError) {
+      auto e = wire::DecodeErrorReply(frame->payload);
+      return e.ok() ? "error: " + e->message : "bad error reply";
+    }
+    return "reply " + std::to_string(static_cast<int>(frame->type));
+  }
+}
+
+// Runs `body` in a child process as uid:gid with no supplementary groups.
+ChildProcess As(uid_t uid, gid_t gid, const std::function<void(int out)>& body) {
+  return ChildProcess([=](int out) {
+    if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+      return Fail(out, "cannot become uid " + std::to_string(uid));
+    }
+    body(out);
+    return 0;
+  });
+}
+
+// The jobs of a `pccheck list --json` document, one per checkpoint.
+std::string JobsListed(const CliRun& run) {
+  auto doc = ParseJson(run.out);
+  if (run.exit_code != 0 || !doc.ok()) return "list failed: " + run.err;
+  std::string jobs;
+  for (const auto& c : doc->items()) jobs += c["job"].AsString() + " ";
+  return jobs;
+}
+
+TEST_CASE(
+    "a job belongs to its owner: other users can neither save, restore, list, verify "
+    "nor prune it",
+    "[daemon][security]") {
+  if (geteuid() != 0) {
+    std::cout << "SKIP a job belongs to its owner: other users can neither save, restore, list, "
+                 "verify nor prune it: needs root (to connect as other users); CI runs it as "
+                 "root\n";
+    return;
+  }
+  constexpr uid_t kAlice = 60001, kBob = 60002, kAdmin = 60003;
+  constexpr gid_t kAdmins = 60100;
+  Watchdog watchdog(120);
+  std::string dir = "/tmp/pccheck-owners-XXXXXX";
+  REQUIRE(mkdtemp(dir.data()) != nullptr);
+  REQUIRE(chmod(dir.c_str(), 0711) == 0);
+  Daemon daemon({"--socket-mode", "0666", "--allow-uid", "60001,60002,60003", "--admin-group",
+                 std::to_string(kAdmins), "--keep-every", "1"},
+                dir + "/pccheckd.sock");
+  daemon.Start();
+  watchdog.Guard(daemon.pid());
+  const std::string socket = daemon.socket();
+  auto run = [&](uid_t uid, gid_t gid, const std::function<void(int)>& body) {
+    ChildProcess child = As(uid, gid, body);
+    watchdog.Guard(child.pid());
+    std::vector<std::string> lines;
+    REQUIRE(child.ReadAll(&lines, 90'000));
+    REQUIRE(ExitedOk(child.Wait(10'000)));
+    return lines;
+  };
+  // Alice saves steps 1..5 of her job; retention keeps the ones the ring drops.
+  auto alice = run(kAlice, kAlice, [&](int out) {
+    auto t = TestTrainer::Open(socket, "alice-job", 0, 1u << 16);
+    if (!t.ok()) return Report(out, "open: " + t.status().ToString());
+    for (uint64_t step = 1; step <= 5; ++step) {
+      auto ticket = (*t)->Step(step);
+      if (!ticket.ok() || !(*t)->client().Wait(*ticket, 30'000).ok()) {
+        return Report(out, "step " + std::to_string(step) + " failed");
+      }
+    }
+    Report(out, "saved");
+  });
+  REQUIRE(alice == std::vector<std::string>{"saved"});
+  const std::string owner_file = daemon.root() + "/alice-job/owner";
+  std::ifstream in(owner_file);
+  std::string owner;
+  std::getline(in, owner);
+  CHECK(owner == "60001");
+
+  auto bob = run(kBob, kBob, [&](int out) {
+    auto own = TestTrainer::Open(socket, "bob-job", 0, 1u << 16);
+    Report(out, own.ok() && (*own)->client().Wait((*own)->Step(1).value(), 30'000).ok()
+                    ? "own job saved"
+                    : "own job failed");
+    for (uint32_t rank : {0u, 7u}) {
+      auto c = Client::Connect({socket, "alice-job", rank});
+      Report(out, c.ok() ? "connected" : c.status().ToString());
+    }
+    Report(out, "list: " + JobsListed(RunPccheck({"list", "--socket", socket, "--json"})));
+    Report(out, "verify: " + StoreReply(socket, wire::MsgType::kVerify,
+                                        wire::Encode(wire::Verify{"alice-job", 0, 5})));
+    wire::Prune prune;
+    prune.job = "alice-job";
+    Report(out, "prune job: " + StoreReply(socket, wire::MsgType::kPrune, wire::Encode(prune)));
+    prune.job.reset();
+    Report(out, "prune all: " + StoreReply(socket, wire::MsgType::kPrune, wire::Encode(prune)));
+  });
+  REQUIRE(bob.size() == 7);
+  CHECK(bob[0] == "own job saved");
+  for (int i : {1, 2}) {
+    INFO(bob[i]);
+    CHECK(Has(bob[i], "PermissionDenied"));
+    CHECK(Has(bob[i], "job alice-job belongs to uid 60001"));
+    CHECK(Has(bob[i], "uid 60002 may not save, restore, list, verify or prune it"));
+  }
+  CHECK(bob[3] == "list: bob-job ");
+  CHECK(Has(bob[4], "error: job alice-job belongs to uid 60001"));
+  CHECK(Has(bob[5], "error: job alice-job belongs to uid 60001"));
+  CHECK(bob[6] == "prune all: reply " + std::to_string(static_cast<int>(wire::MsgType::kPruned)));
+
+  // Bob's prune of every job left Alice's kept checkpoints alone; a member
+  // of the admin group, and root, see and restore her job.
+  const std::string all = JobsListed(RunPccheck({"list", "--socket", socket, "--json"}));
+  INFO(all);
+  size_t listed = 0;
+  for (size_t at = all.find("alice-job "); at != std::string::npos;
+       at = all.find("alice-job ", at + 1)) {
+    ++listed;
+  }
+  CHECK(listed == 5);  // 3 ring slots and the 2 kept steps the ring dropped
+  auto admin = run(kAdmin, kAdmins, [&](int out) {
+    auto t = TestTrainer::Open(socket, "alice-job", 0, 1u << 16);
+    Report(out, t.ok() ? (*t)->RestoreAndCheck().status().ToString() : t.status().ToString());
+    Report(out, JobsListed(RunPccheck({"list", "--socket", socket, "--json"})));
+  });
+  REQUIRE(admin.size() == 2);
+  CHECK(admin[0] == "Ok");
+  CHECK(Has(admin[1], "alice-job"));
+  CHECK(Has(admin[1], "bob-job"));
+  auto root_session = TestTrainer::Open(socket, "alice-job", 1, 1u << 16);
+  CHECK(root_session.status().ToString() == "Ok");
+  std::ifstream again(owner_file);
+  std::getline(again, owner);
+  CHECK(owner == "60001");  // privileged sessions leave the owner as it was
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE(
+    "a job made before owners were recorded is adopted by its first user's session, not "
+    "by root's",
+    "[daemon][security]") {
+  if (geteuid() != 0) {
+    std::cout << "SKIP a job made before owners were recorded is adopted by its first user's "
+                 "session, not by root's: needs root (to connect as other users); CI runs it "
+                 "as root\n";
+    return;
+  }
+  Watchdog watchdog(90);
+  std::string dir = "/tmp/pccheck-legacy-XXXXXX";
+  REQUIRE(mkdtemp(dir.data()) != nullptr);
+  REQUIRE(chmod(dir.c_str(), 0711) == 0);
+  Daemon daemon({"--socket-mode", "0666", "--allow-uid", "60001,60002"}, dir + "/pccheckd.sock");
+  daemon.Start();
+  watchdog.Guard(daemon.pid());
+  std::filesystem::create_directories(daemon.root() + "/legacy/rank-0");
+  const std::string owner_file = daemon.root() + "/legacy/owner";
+  {
+    auto t = TestTrainer::Open(daemon.socket(), "legacy", 0, 1u << 16);
+    REQUIRE(t.status().ToString() == "Ok");
+  }
+  CHECK_FALSE(std::filesystem::exists(owner_file));
+  auto connect_as = [&](uid_t uid) {
+    ChildProcess child = As(uid, uid, [&](int out) {
+      auto c = Client::Connect({daemon.socket(), "legacy", 0});
+      Report(out, c.ok() ? "connected" : c.status().message());
+    });
+    watchdog.Guard(child.pid());
+    return child.ReadLine(60'000).value_or("no answer");
+  };
+  CHECK(connect_as(60002) == "connected");
+  std::ifstream in(owner_file);
+  std::string owner;
+  std::getline(in, owner);
+  CHECK(owner == "60002");
+  CHECK(Has(connect_as(60001), "job legacy belongs to uid 60002"));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }

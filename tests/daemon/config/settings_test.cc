@@ -79,11 +79,23 @@ TEST_CASE("every setting is declared once, with a flag matching its key") {
   for (const char* key :
        {"root", "socket", "socket-mode", "pool", "chunk", "writers", "checksum-threads",
         "max-inflight", "policy", "allow-uid", "allow-group", "blob-slot", "log-level",
-        "shutdown-timeout", "direct-io", "keep-every"}) {
+        "shutdown-timeout", "direct-io", "keep-every", "admin-group", "max-step-jump"}) {
     CAPTURE(key);
     CHECK(keys.count(key) == 1);
   }
-  CHECK(keys.size() == 17);
+  CHECK(keys.size() == 19);
+}
+
+TEST_CASE("max-step-jump: a billion steps by default, 0 turns the bound off") {
+  CHECK(Config({}).engine.max_step_jump == 1'000'000'000);
+  CHECK(Config({"--max-step-jump", "0"}).engine.max_step_jump == 0);
+  CHECK(Config({"--max-step-jump=50"}).engine.max_step_jump == 50);
+  CHECK(Config({"--admin-group", "0"}).admin_gids == std::vector<uint32_t>{0});
+  CHECK(Config({}).admin_gids.empty());
+  for (const char* bad : {"-1", "many"}) {
+    CAPTURE(bad);
+    CHECK(Error({"--max-step-jump", bad}).find("max-step-jump") != std::string::npos);
+  }
 }
 
 TEST_CASE("keep-every: retention is off by default, any step count turns it on") {
@@ -152,6 +164,7 @@ TEST_CASE("the engine's own defaults are the table's") {
   CHECK(plain.direct_io == table.direct_io);
   CHECK(plain.keep_resident == table.keep_resident);
   CHECK(plain.keep_every == table.keep_every);
+  CHECK(plain.max_step_jump == table.max_step_jump);
   // Rows with a fixed default document the value itself, as --help shows it.
   for (const Setting& s : AllSettings()) {
     CAPTURE(s.key);
@@ -309,6 +322,9 @@ TEST_CASE("every bad value is refused with its key named") {
       {"allow-uid", "no-such-user-pccheck"},
       {"allow-uid", "4294967295"},
       {"allow-group", "no-such-group-pccheck"},
+      {"admin-group", "no-such-group-pccheck"},
+      {"max-step-jump", "-1"},
+      {"max-step-jump", "lots"},
       {"blob-slot", "1G"},
       {"blob-slot", "5000"},
       {"log-level", "verbose"},
@@ -364,7 +380,8 @@ TEST_CASE("unknown flags, keys and files are refused") {
             ": unknown key 'pools'; the keys are root, pool, chunk, "
             "writers, checksum-threads, max-inflight, policy, direct-io, keep-resident, "
             "keep-every, socket, "
-            "socket-mode, allow-uid, allow-group, blob-slot, log-level, shutdown-timeout");
+            "socket-mode, allow-uid, allow-group, admin-group, max-step-jump, blob-slot, "
+            "log-level, shutdown-timeout");
   const std::string section = WriteFile(dir, "s.toml", "[pccheckd]\npool = \"1G\"\n");
   const std::string in_section = Error({"--config", section});
   CHECK(StartsWith(in_section, "config file " + section + ": 'pccheckd' is a section"));

@@ -139,5 +139,75 @@ TEST_CASE("malformed requests are refused with the cause") {
   }
 }
 
+TEST_CASE("a save may not jump the step by more than max-step-jump") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  auto gpu = NewFakeGpu();
+  EngineOptions opts = SmallOptions(dir.path());
+  opts.max_step_jump = 1000;
+  auto engine = Engine::Open(opts, fs.get(), gpu.get());
+  REQUIRE(engine.ok());
+  auto set = TensorSet::Make({10, 10}, 1);
+  // Before the first commit the bound counts from step 0.
+  auto first = (*engine)->Save(MakeRequest(set, 1001));
+  REQUIRE_FALSE(first.ok());
+  CHECK(first.status().code() == Code::kInvalidArgument);
+  CHECK(first.status().message().find("nothing committed yet") != std::string::npos);
+  auto h = (*engine)->Save(MakeRequest(set, 1000));
+  REQUIRE(h.ok());
+  REQUIRE((*h)->Wait().ok());
+  auto wedge = (*engine)->Save(MakeRequest(set, UINT64_MAX));
+  REQUIRE_FALSE(wedge.ok());
+  INFO(wedge.status().message());
+  CHECK(wedge.status().code() == Code::kInvalidArgument);
+  CHECK(wedge.status().message().find("max-step-jump allows (1000)") != std::string::npos);
+  CHECK(wedge.status().message().find("latest committed step 1000") != std::string::npos);
+  // The refused step left the job as it was: the owner's next save commits.
+  auto next = (*engine)->Save(MakeRequest(set, 2000));
+  REQUIRE(next.ok());
+  CHECK((*next)->Wait().ToString() == "Ok");
+  CHECK((*engine)->LatestStep("job", 0) == std::optional<uint64_t>(2000));
+  SECTION("0 turns the bound off") {
+    opts.max_step_jump = 0;
+    engine->reset();
+    auto unbounded = Engine::Open(opts, fs.get(), gpu.get());
+    REQUIRE(unbounded.ok());
+    auto far = (*unbounded)->Save(MakeRequest(set, UINT64_MAX));
+    REQUIRE(far.ok());
+    CHECK((*far)->Wait().ToString() == "Ok");
+  }
+}
+
+TEST_CASE("a job's owner is recorded once, durably, and read back by a later engine") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  auto gpu = NewFakeGpu();
+  const EngineOptions opts = SmallOptions(dir.path());
+  {
+    auto engine = Engine::Open(opts, fs.get(), gpu.get());
+    REQUIRE(engine.ok());
+    CHECK((*engine)->JobOwner("j").value() == std::nullopt);
+    CHECK((*engine)->ClaimJob("j", 1000, false).value() == std::optional<uint32_t>(1000));
+    // A second claim, by anyone, finds the first owner.
+    CHECK((*engine)->ClaimJob("j", 1001, true).value() == std::optional<uint32_t>(1000));
+    // A job made before owners were recorded is adopted only when asked.
+    REQUIRE(fs->CreateDirs(dir.path() + "/legacy/rank-0").ok());
+    CHECK((*engine)->ClaimJob("legacy", 0, false).value() == std::nullopt);
+    CHECK((*engine)->ClaimJob("legacy", 1002, true).value() == std::optional<uint32_t>(1002));
+  }
+  CHECK(fs->ReadWholeFile(dir.path() + "/j/owner").value() == "1000\n");
+  auto engine = Engine::Open(opts, fs.get(), gpu.get());
+  REQUIRE(engine.ok());
+  CHECK((*engine)->JobOwner("j").value() == std::optional<uint32_t>(1000));
+  CHECK((*engine)->JobOwner("legacy").value() == std::optional<uint32_t>(1002));
+  // A damaged record is no owner: it says so and how to repair it.
+  REQUIRE(fs->CreateDirs(dir.path() + "/bad").ok());
+  REQUIRE(fs->WriteFileAtomic(dir.path() + "/bad/owner", "alice\n").ok());
+  auto bad = (*engine)->JobOwner("bad");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == Code::kCorruption);
+  CHECK(bad.status().message().find("echo 1000 >") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace pccheck::testing

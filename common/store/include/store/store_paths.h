@@ -2,6 +2,7 @@
 // in one place for the engine that writes them and the readers that do not
 // (libpccheck's offline reader, `pccheck export` and `restore`).
 //
+//   <root>/<job>/owner                                 the uid that owns the job
 //   <root>/<job>/rank-<R>/slot-<K>.{manifest,data}     the ring
 //   <root>/<job>/rank-<R>/latest                       newest commit in the ring
 //   <root>/<job>/rank-<R>/kept/step-<S>.{manifest,data} retained, S zero-padded to 20 digits
@@ -20,6 +21,11 @@ namespace pccheck {
 // Job names become directory names: 1-128 characters of [A-Za-z0-9._-],
 // not starting with '.'.
 Status ValidateJobName(const std::string& job);
+
+// <root>/<job>/owner: the uid that owns the job, in decimal, and a newline.
+std::string JobOwnerPath(const std::string& root, const std::string& job);
+// The uid in an owner record's text; nullopt when it is not one.
+std::optional<uint32_t> ParseJobOwner(const std::string& text);
 
 // <root>/<job>/rank-<R>
 std::string RankDir(const std::string& root, const std::string& job, uint32_t rank);

@@ -34,6 +34,8 @@ struct DaemonConfig {
   // allowed, whether listed or not: the authorizer must check it.
   std::vector<uint32_t> allow_uids;
   std::vector<uint32_t> allow_gids;
+  // Members may use every job whoever owns it (as root and the daemon's uid may).
+  std::vector<uint32_t> admin_gids;
   uint64_t blob_slot_bytes = 16ull << 20;
   std::string log_level = "info";  // trace, debug, info, warn or error
   uint32_t shutdown_timeout_s = 30;

@@ -139,6 +139,8 @@ struct PruneRequest {
   std::optional<std::string> job;
   std::optional<uint32_t> rank;
   bool dry_run = false;  // only say what would be removed
+  // When set, only the jobs it accepts are pruned (a peer's own jobs).
+  std::function<bool(const std::string& job)> job_filter;
 };
 
 struct PrunedInfo {
@@ -282,6 +284,17 @@ class Engine {
   // On failure, those already removed stay removed (SlotStore::PruneKept).
   Result<std::vector<PrunedInfo>> Prune(const PruneRequest& request);
 
+  // Who owns a job: the uid recorded in <root>/<job>/owner (docs/format.md),
+  // nullopt when none is, because the job does not exist yet or was created
+  // before owners were recorded. Corruption when the record is not one.
+  Result<std::optional<uint32_t>> JobOwner(const std::string& job);
+  // The job's owner after recording `uid` as it where none is recorded:
+  // always for a job that does not exist yet, for an existing job (one
+  // created before owners were recorded) only when `adopt` is true. The
+  // record is durable before this returns. InvalidArgument on a read-only
+  // engine.
+  Result<std::optional<uint32_t>> ClaimJob(const std::string& job, uint32_t uid, bool adopt);
+
   // Abandons a save that has not started to commit: it fails with `why`,
   // its slot and chunks are returned. No effect on a save that has ended.
   void Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why);
@@ -311,6 +324,8 @@ class Engine {
   const Clock* clock_;
   std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::unique_ptr<SlotStore>> stores_;
+  std::mutex owners_mu_;                    // held while an owner is read or recorded
+  std::map<std::string, uint32_t> owners_;  // recorded owners seen so far
   std::unique_ptr<ChunkPool> pool_;
   std::unique_ptr<Pipeline> pipeline_;  // destroyed before the pool and the stores
   bool shut_down_ = false;

@@ -50,6 +50,11 @@ struct EngineOptions {
   // Retention: a checkpoint whose step is a multiple of keep_every is moved
   // to kept/ when its ring slot is reused, instead of being overwritten; 0: off.
   uint64_t keep_every = 0;
+  // A save may be at most this many steps newer than the newest committed
+  // step of its job and rank (than 0 before the first commit), so one bad
+  // step number (2^64-1) cannot leave a job where no later save is newer;
+  // 0: no bound.
+  uint64_t max_step_jump = 1'000'000'000;
   // Inspect a store without changing it (offline tools next to a running
   // daemon): recovery removes nothing and saves are refused.
   bool read_only = false;

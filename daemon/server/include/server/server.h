@@ -29,6 +29,9 @@ struct ServerOptions {
   uint32_t socket_mode = 0660;
   std::vector<uid_t> allow_uids;  // root and the daemon's own uid are always allowed
   std::vector<gid_t> allow_gids;
+  // Members may use any job; everyone else only the jobs they own (root and
+  // the daemon's own uid always may).
+  std::vector<gid_t> admin_gids;
   SessionLimits limits;
   // Reaches client GPU memory and events (CUDA IPC); null or without devices:
   // host tensors only. Must outlive the server and the engine's saves.
@@ -91,6 +94,12 @@ class Server {
   void Admit(UnixSocket socket);
   void ServeConnection(Conn* conn, UnixSocket socket);
   Status Authorize(const PeerCred& peer) const;
+  // Root, the daemon's own uid and members of admin_gids may use every job.
+  bool Privileged(const PeerCred& peer) const;
+  // Ok when the peer may use `job`: it is privileged, owns the job, or the
+  // job has no recorded owner. With `claim`, a job without one is recorded
+  // as the peer's first (docs/design-notes.md, "A job belongs to its owner").
+  Status MayUseJob(const PeerCred& peer, bool privileged, const std::string& job, bool claim);
   // One live session per job and rank: Busy naming the holder's pid while
   // it lives; a holder whose client hung up or whose process is gone is
   // stopped and replaced.
