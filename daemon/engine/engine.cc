@@ -72,7 +72,7 @@ int EngineOptions::ChecksumThreadCount() const {
 
 Status EngineOptions::Validate() const {
   if (root.empty()) return Status::InvalidArgument("root: the store directory is not set");
-  if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > (1ull << 31)) {
+  if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > kMaxChunkBytes) {
     return Status::InvalidArgument("chunk: " + std::to_string(chunk_bytes) +
                                    " is not a multiple of 4096 between 4 KiB and 2 GiB");
   }
@@ -181,6 +181,14 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   for (const auto& t : request.tensors) m.tensors.push_back(t.meta);
   m.chunk_crcs.assign(m.chunk_count(), 0);
   m.user_blob = std::move(request.user_blob);
+  if (const uint64_t record = ManifestRecordBytes(m); record > kMaxManifestBytes) {
+    // Readers refuse a larger manifest as damage: never write one.
+    return Status::InvalidArgument(
+        what + " refused: its manifest would take " + std::to_string(record) +
+        " bytes, more than the " + std::to_string(kMaxManifestBytes) + " a manifest may (" +
+        std::to_string(m.tensors.size()) + " tensors, " + std::to_string(m.chunk_crcs.size()) +
+        " chunks): save fewer tensors or raise --chunk");
+  }
   ckpt->chunks = m.chunk_count();
   ckpt->to_copy = ckpt->chunks;
   ckpt->to_write = ckpt->chunks;
