@@ -47,6 +47,17 @@ Result<std::string> FindRankDir(FileSystem* fs, const ReadRequest& r) {
   }
   std::string dir = RankDir(r.root, r.job, r.rank);
   if (fs->Exists(dir)) return dir;
+  // Exists says no too for what cannot be looked into: say which.
+  for (const std::string& d : {r.root, JoinPath(r.root, r.job)}) {
+    auto listed = fs->List(d);
+    if (listed.ok() || listed.status().code() == Code::kNotFound) continue;
+    return Status(listed.status().code(),
+                  d + " cannot be read (" + listed.status().message() +
+                      "), so the checkpoints of " + Who(r) +
+                      " cannot be looked up: run as a user that may read the store (the daemon's "
+                      "user, or a member of its `allow-group`), or fix the directory's "
+                      "permissions");
+  }
   return Status::NotFound("no checkpoints of " + Who(r) + " under " + r.root + " (" + dir +
                           " does not exist); the store holds " + StoreContents(fs, r.root) +
                           ": check the job name and rank");

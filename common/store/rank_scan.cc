@@ -114,8 +114,15 @@ void FindLatest(FileSystem* fs, const std::string& dir, RankScan* scan) {
 Result<RankScan> ScanRank(FileSystem* fs, const std::string& dir, const std::string& job,
                           uint32_t rank) {
   RankScan scan;
-  PCC_RETURN_IF_ERROR(ScanRing(fs, dir, job, rank, &scan));
-  PCC_RETURN_IF_ERROR(ScanKept(fs, dir, job, rank, &scan));
+  Status s = ScanRing(fs, dir, job, rank, &scan);
+  if (s.ok()) s = ScanKept(fs, dir, job, rank, &scan);
+  if (!s.ok()) {
+    return Status(s.code(), "the checkpoints of job " + job + " rank " + std::to_string(rank) +
+                                " in " + dir + " cannot be read (" + s.message() +
+                                "): make the directory readable, or repair it (it holds "
+                                "slot-<K>.manifest, slot-<K>.data, latest and the directory "
+                                "kept/) or move it out of the store");
+  }
   FindLatest(fs, dir, &scan);
   return scan;
 }

@@ -79,6 +79,61 @@ void ReplaceWithFifo(const std::string& path) {
   REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
 }
 
+TEST_CASE("one damaged rank directory never stops the others", "[daemon][damage]") {
+  Watchdog watchdog(240);
+  Daemon daemon;
+  const std::string root = daemon.root();
+  TwoJobs(root);
+  const std::string b_dir = RankDirOf(root, "b");
+  std::ofstream(b_dir + "/kept") << "a regular file where kept/ belongs";
+
+  auto check_listed = [&](const JsonValue& list) {
+    CHECK(LatestOf(list, "a") == 3);
+    int b_entries = 0;
+    for (const auto& c : list.items()) {
+      if (c["job"].AsString() != "b") continue;
+      ++b_entries;
+      CHECK(c["state"].AsString().starts_with("damaged: unreadable directory: "));
+      CHECK(Contains(c["state"].AsString(), b_dir + "/kept: Not a directory"));
+    }
+    CHECK(b_entries == 1);
+  };
+  auto check_verified = [&](const CliRun& verify) {
+    INFO(verify.out << verify.err);
+    CHECK(verify.exit_code == 1);
+    CHECK(Contains(verify.out, "OK    a rank 0 step 3 (latest)"));
+    CHECK(Contains(verify.out, "FAIL  b rank 0: no latest checkpoint: damaged: unreadable"));
+    CHECK(Contains(verify.err, "b rank 0 has no latest checkpoint"));
+  };
+
+  // Without a daemon.
+  CliRun list = Pccheck({"list", "--root", root, "--json"});
+  CHECK(list.exit_code == 0);
+  check_listed(Json(list));
+  check_verified(Pccheck({"verify", "--root", root}));
+  CliRun restore = Pccheck({"restore", "--root", root, "--job", "a", "--out", root + "-a"});
+  INFO(restore.out << restore.err);
+  CHECK(restore.exit_code == 0);
+  CHECK(Contains(restore.out, "restored step 3 of job a rank 0"));
+
+  // The daemon starts on it, serves job a and reports b.
+  daemon.Start();
+  watchdog.Guard(daemon.pid());
+  const JsonValue status = daemon.Status();
+  REQUIRE(status["unreadable"].items().size() == 1);
+  const JsonValue& u = status["unreadable"].items()[0];
+  CHECK(u["job"].AsString() == "b");
+  CHECK(u["rank"].AsUint(99) == 0);
+  CHECK(u["path"].AsString() == b_dir);
+  CHECK(Contains(u["why"].AsString(), "move it out of the store"));
+  CliRun shown = Pccheck({"status", "--socket", daemon.socket()});
+  CHECK(Contains(shown.out, "unreadable"));
+  CHECK(Contains(shown.out, b_dir));
+  check_listed(Json(Pccheck({"list", "--socket", daemon.socket(), "--json"})));
+  check_verified(Pccheck({"verify", "--socket", daemon.socket()}));
+  CHECK(Contains(daemon.Log(), b_dir));
+}
+
 TEST_CASE("readers never block or read without bound on non-regular files", "[daemon][damage]") {
   Watchdog watchdog(300);
   Daemon daemon;

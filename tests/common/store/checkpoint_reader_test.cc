@@ -15,6 +15,7 @@
 #include "daemon/engine/engine_fixture.h"
 #include "store/store_paths.h"
 #include "stream_check.h"
+#include "support/denying_file_system.h"
 
 namespace pccheck::testing {
 namespace {
@@ -329,6 +330,19 @@ TEST_CASE("a manifest or data file that is a FIFO is damage, never waited on", "
   REQUIRE(scan.ok());
   REQUIRE(scan->damaged.size() == 1);
   CHECK(Contains(scan->damaged[0].why, manifest + " is a FIFO"));
+}
+
+TEST_CASE("an unreadable store root says it is unreadable", "[store][damage]") {
+  Store s(1);
+  DenyingFileSystem fs(s.fs.get());
+  fs.Deny(s.dir.path());
+  MemorySink sink;
+  auto r = ReadStoredCheckpoint(&fs, s.Request(), &sink);
+  REQUIRE(r.status().code() == Code::kPermissionDenied);
+  INFO(r.status().message());
+  CHECK(Contains(r.status().message(), s.dir.path() + " cannot be read"));
+  CHECK(Contains(r.status().message(), "Permission denied"));
+  CHECK_FALSE(Contains(r.status().message(), "does not exist"));
 }
 
 }  // namespace
