@@ -41,6 +41,9 @@ int Failed(const char* command, const Status& s) {
 Result<std::vector<CheckpointInfo>> Load(const char* command, const StoreSource& src,
                                          std::optional<OfflineStore>* offline) {
   if (!src.socket.empty()) return src.listed;
+  if (!src.unanswered.empty()) {
+    std::fprintf(stderr, "pccheck %s: note: %s\n", command, src.unanswered.c_str());
+  }
   if (!src.other_writer.empty()) {
     std::fprintf(stderr,
                  "pccheck %s: note: %s is writing %s; checkpoints it replaces meanwhile show "

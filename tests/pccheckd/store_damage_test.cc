@@ -239,5 +239,33 @@ TEST_CASE("offline restore and export fall back past a manifest claiming a 1 TiB
   CHECK(reported);
 }
 
+TEST_CASE("list --root does not wait on a lock file whose socket accepts but never answers",
+          "[daemon][damage][lock]") {
+  Watchdog watchdog(120);
+  TempDir dir;
+  const std::string root = dir.path() + "/store";
+  TwoJobs(root);
+  // Connections queue in the backlog and are never answered.
+  const std::string socket = dir.path() + "/silent.sock";
+  Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener.valid());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener.get(), 16) == 0);
+  std::ofstream(root + "/.pccheckd.lock")
+      << "pid=" << ::getpid() << "\nsocket=" << socket << "\nowner=pccheckd\n";
+
+  CliRun list = Pccheck({"list", "--root", root, "--json"});
+  INFO(list.out << list.err);
+  CHECK(list.exit_code == 0);
+  CHECK(LatestOf(Json(list), "a") == 3);
+  CHECK(Contains(list.err, socket + ", named by " + root +
+                               "/.pccheckd.lock, accepted the "
+                               "connection but gave no list within 5 s"));
+  CHECK(Contains(list.err, "pass --socket " + socket));
+}
+
 }  // namespace
 }  // namespace pccheck::testing
