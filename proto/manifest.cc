@@ -18,6 +18,7 @@ constexpr std::string_view kLatestMagic = "PCCKLATE";
 constexpr size_t kHeaderBytes = 8 + 4;  // magic, format version
 constexpr size_t kTrailerBytes = 4;     // CRC32C of everything before it
 constexpr size_t kLatestBytes = kHeaderBytes + 8 + 4 + 4 + kTrailerBytes;
+static_assert(kLatestBytes == kLatestRecordBytes);
 // The least a tensor entry takes (empty name and dtype, no dims): bounds the
 // tensor count by the bytes left before anything is reserved.
 constexpr size_t kMinTensorBytes = 4 + 4 + 4 + 8 + 8;
@@ -153,7 +154,22 @@ std::string EncodeManifest(const Manifest& m) {
   return Seal(w);
 }
 
+uint64_t ManifestRecordBytes(const Manifest& m) {
+  // The fields in record order (Fields above): a string is a u32 length and
+  // its bytes, the tensor and dim counts are u32, the chunk count u64.
+  uint64_t n = kHeaderBytes + 4 + m.job.size() + 4 + 8 + 8 + 4 + 8 + 8 + 4;
+  for (const TensorEntry& t : m.tensors) {
+    n += 4 + t.name.size() + 4 + t.dtype.size() + 4 + 8 * t.shape.size() + 8 + 8;
+  }
+  return n + 8 + 4 * uint64_t{m.chunk_crcs.size()} + 4 + m.user_blob.size() + kTrailerBytes;
+}
+
 Result<Manifest> DecodeManifest(std::string_view bytes) {
+  if (bytes.size() > kMaxManifestBytes) {
+    return Corrupt("manifest", "record of " + std::to_string(bytes.size()) +
+                                   " bytes is larger than a manifest can be (" +
+                                   std::to_string(kMaxManifestBytes) + ")");
+  }
   PCC_RETURN_IF_ERROR(CheckEnvelope(bytes, kManifestMagic, "manifest", 0));
   Reader r(bytes.substr(kHeaderBytes, bytes.size() - kHeaderBytes - kTrailerBytes), "manifest");
   Manifest m;
@@ -170,6 +186,12 @@ Status CheckManifest(const Manifest& m) {
   if (m.chunk_bytes % kChunkAlign != 0) {
     return Corrupt("manifest",
                    "chunk_bytes " + std::to_string(m.chunk_bytes) + " is not a multiple of 4096");
+  }
+  if (m.chunk_bytes > kMaxChunkBytes) {
+    return Corrupt("manifest", "chunk_bytes " + std::to_string(m.chunk_bytes) +
+                                   " is larger than a chunk can be (" +
+                                   std::to_string(kMaxChunkBytes) +
+                                   ", the `chunk` setting's limit)");
   }
   if (m.data_bytes > 0 && m.chunk_bytes == 0) {
     return Corrupt("manifest",

@@ -21,6 +21,32 @@ Result<std::string> FileSystem::ReadWholeFile(const std::string& path) {
   }
 }
 
+Result<std::string> FileSystem::ReadStoreFile(const std::string& path, uint64_t max_bytes) {
+  OpenOptions oo;
+  oo.regular_only = true;
+  PCC_ASSIGN_OR_RETURN(std::unique_ptr<File> file, Open(path, oo));
+  PCC_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
+  // The size only sizes the buffer: a file growing meanwhile is caught by
+  // reading one byte more than its format allows.
+  std::string out(std::min(size, max_bytes) + 1, '\0');
+  size_t done = 0;
+  for (;;) {
+    size_t got = 0;
+    PCC_RETURN_IF_ERROR(file->ReadAt(out.data() + done, out.size() - done, done, &got));
+    done += got;
+    if (done < out.size() || done > max_bytes) break;
+    out.resize(std::min<uint64_t>(out.size() * 2, max_bytes + 1));
+  }
+  if (done > max_bytes) {
+    return Status::Corruption(path + " holds more than " + std::to_string(max_bytes) + " bytes (" +
+                              std::to_string(size) +
+                              "), more than its format allows: it is not a file pccheck wrote; "
+                              "move it out of the store");
+  }
+  out.resize(done);
+  return out;
+}
+
 Status FileSystem::WriteFileAtomic(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
   Status s = [&]() -> Status {

@@ -93,6 +93,12 @@ class PosixFile final : public File {
   const bool direct_;
 };
 
+Status NotRegular(const std::string& path, const std::string& what) {
+  return Status::Corruption(path + " is " + what +
+                            ", not a regular file: a store holds only regular files that "
+                            "pccheck wrote; move it out of the store");
+}
+
 bool IsDir(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -105,6 +111,7 @@ class PosixFileSystem final : public FileSystem {
     flags |= (opts.write || opts.create) ? O_RDWR : O_RDONLY;
     if (opts.create) flags |= O_CREAT;
     if (opts.truncate) flags |= O_TRUNC;
+    if (opts.regular_only) flags |= O_NONBLOCK | O_NOFOLLOW;
     bool direct = opts.direct;
     int fd = ::open(path.c_str(), flags | (direct ? O_DIRECT : 0), 0644);
     if (fd < 0 && direct && errno == EINVAL) {
@@ -112,8 +119,15 @@ class PosixFileSystem final : public FileSystem {
       direct = false;
       fd = ::open(path.c_str(), flags, 0644);
     }
+    if (fd < 0 && opts.regular_only && errno == ELOOP) return NotRegular(path, "a symbolic link");
     if (fd < 0) return Errno("open", path);
-    return std::unique_ptr<File>(new PosixFile(fd, path, direct));
+    auto file = std::unique_ptr<File>(new PosixFile(fd, path, direct));
+    if (opts.regular_only) {
+      struct stat st;
+      if (::fstat(fd, &st) != 0) return Errno("fstat", path);
+      if (!S_ISREG(st.st_mode)) return NotRegular(path, FileTypeName(st.st_mode));
+    }
+    return file;
   }
 
   Status CreateDirs(const std::string& path) override {
@@ -181,6 +195,17 @@ class PosixFileSystem final : public FileSystem {
 };
 
 }  // namespace
+
+const char* FileTypeName(unsigned mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
 
 std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
 

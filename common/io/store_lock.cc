@@ -73,10 +73,29 @@ StoreLockHolder ParseStoreLockHolder(const std::string& text) {
   return h;
 }
 
+// A lock file is a regular file that some pccheck process created: anything
+// else in its place (a FIFO would block every reader) is refused, naming it.
+Status CheckLockFile(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat " + path);
+  if (S_ISREG(st.st_mode)) return Status::Ok();
+  return Status::Corruption(path + " is " + FileTypeName(st.st_mode) +
+                            ", not the regular file pccheck keeps there: remove it (no running "
+                            "pccheckd or bench created it)");
+}
+
 Result<StoreLockHolder> ReadStoreLockHolder(const std::string& root) {
   const std::string path = StoreLockPath(root);
-  Fd fd(RetryOnEintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  // Never waits on a FIFO, never follows a link out of the store.
+  Fd fd(RetryOnEintr(
+      [&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW); }));
+  if (!fd.valid() && errno == ELOOP) {
+    return Status::Corruption(path +
+                              " is a symbolic link, not the regular file pccheck keeps "
+                              "there: remove it");
+  }
   if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
+  PCC_RETURN_IF_ERROR(CheckLockFile(fd.get(), path));
   return ParseStoreLockHolder(ReadAll(fd.get()));
 }
 
@@ -88,9 +107,11 @@ Result<StoreLock> StoreLock::TryAcquire(const std::string& root, const StoreLock
   // before may then lock an inode no longer reachable by name. So after
   // locking, check the name still leads to the locked inode, else try again.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    Fd fd(RetryOnEintr(
-        [&] { return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644); }));
+    Fd fd(RetryOnEintr([&] {
+      return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    }));
     if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
+    PCC_RETURN_IF_ERROR(CheckLockFile(fd.get(), path));
     if (RetryOnEintr([&] { return ::flock(fd.get(), LOCK_EX | LOCK_NB); }) != 0) {
       if (errno != EWOULDBLOCK) return Status::FromErrno(errno, "flock " + path);
       const StoreLockHolder holder = ParseStoreLockHolder(ReadAll(fd.get()));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "store/chunk_reader.h"
@@ -45,6 +47,17 @@ Result<std::string> FindRankDir(FileSystem* fs, const ReadRequest& r) {
   }
   std::string dir = RankDir(r.root, r.job, r.rank);
   if (fs->Exists(dir)) return dir;
+  // Exists says no too for what cannot be looked into: say which.
+  for (const std::string& d : {r.root, JoinPath(r.root, r.job)}) {
+    auto listed = fs->List(d);
+    if (listed.ok() || listed.status().code() == Code::kNotFound) continue;
+    return Status(listed.status().code(),
+                  d + " cannot be read (" + listed.status().message() +
+                      "), so the checkpoints of " + Who(r) +
+                      " cannot be looked up: run as a user that may read the store (the daemon's "
+                      "user, or a member of its `allow-group`), or fix the directory's "
+                      "permissions");
+  }
   return Status::NotFound("no checkpoints of " + Who(r) + " under " + r.root + " (" + dir +
                           " does not exist); the store holds " + StoreContents(fs, r.root) +
                           ": check the job name and rank");
@@ -83,6 +96,9 @@ std::vector<const StoredCheckpoint*> Candidates(const RankScan& scan,
 
 Status ReadInto(FileSystem* fs, const ReadRequest& r, const StoredCheckpoint& c,
                 CheckpointSink* sink) {
+  // Before the sink sizes anything by the manifest.
+  if (c.manifest.chunk_count() > 0)
+    PCC_RETURN_IF_ERROR(OpenDataFile(fs, c.data_path, c.manifest).status());
   PCC_RETURN_IF_ERROR(sink->Begin(c));
   return ReadVerifiedChunks(fs, c.data_path, c.manifest, r.threads,
                             [sink](uint64_t offset, const uint8_t* data, uint64_t len) {
@@ -153,7 +169,22 @@ Result<ReadResult> ReadStoredCheckpoint(FileSystem* fs, const ReadRequest& req,
 }
 
 Status MemorySink::Begin(const StoredCheckpoint& c) {
-  data_.assign(c.manifest.data_bytes, 0);
+  // The data file holds data_bytes (ReadStoredCheckpoint checks before
+  // Begin), but a sparse file can claim any size: an allocation that
+  // fails is taken for damage, and the reader tries an older checkpoint.
+  try {
+    data_.assign(c.manifest.data_bytes, 0);
+  } catch (const std::bad_alloc&) {
+    return Status::Corruption("the manifest " + c.manifest_path + " of step " +
+                              std::to_string(c.manifest.step) + " claims " +
+                              std::to_string(c.manifest.data_bytes) +
+                              " data bytes, which cannot be held in memory here");
+  } catch (const std::length_error&) {
+    return Status::Corruption("the manifest " + c.manifest_path + " of step " +
+                              std::to_string(c.manifest.step) + " claims " +
+                              std::to_string(c.manifest.data_bytes) +
+                              " data bytes, more than memory can hold");
+  }
   return Status::Ok();
 }
 

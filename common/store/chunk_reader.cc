@@ -65,10 +65,14 @@ Status ParallelChunks(const Manifest& m, int threads, const ChunkBuffers* buffer
     if (first.ok()) first = s;
     next = chunks;  // the others stop at their next chunk
   };
+  // No chunk is longer than the stream: a manifest of a small checkpoint
+  // with large chunks needs small buffers.
+  const uint64_t buf_bytes =
+      m.data_bytes >= m.chunk_bytes ? m.chunk_bytes : AlignUp(m.data_bytes, kDirectAlign);
   auto worker = [&] {
     uint8_t* buf = nullptr;
     if (buffers != nullptr) {
-      auto mem = buffers->alloc(m.chunk_bytes);
+      auto mem = buffers->alloc(buf_bytes);
       if (!mem.ok()) return fail(mem.status());
       buf = static_cast<uint8_t*>(mem.value());
     }
@@ -79,7 +83,7 @@ Status ParallelChunks(const Manifest& m, int threads, const ChunkBuffers* buffer
         break;
       }
     }
-    if (buf != nullptr) buffers->free(buf, m.chunk_bytes);
+    if (buf != nullptr) buffers->free(buf, buf_bytes);
   };
   const int n = static_cast<int>(std::min<uint64_t>(std::max(threads, 1), chunks));
   std::vector<std::thread> pool;
@@ -91,14 +95,33 @@ Status ParallelChunks(const Manifest& m, int threads, const ChunkBuffers* buffer
 
 }  // namespace
 
+Result<std::unique_ptr<File>> OpenDataFile(FileSystem* fs, const std::string& path,
+                                           const Manifest& m) {
+  OpenOptions oo;
+  oo.direct = true;
+  oo.regular_only = true;
+  auto opened = fs->Open(path, oo);
+  if (!opened.ok() && opened.status().code() == Code::kNotFound) {
+    return Status::Corruption("the data file of step " + std::to_string(m.step) + " is missing (" +
+                              opened.status().message() + ")");
+  }
+  PCC_ASSIGN_OR_RETURN(auto file, std::move(opened));
+  PCC_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
+  if (size < m.data_bytes) {
+    return Status::Corruption(path + " holds " + std::to_string(size) +
+                              " bytes but the manifest of step " + std::to_string(m.step) +
+                              " needs " + std::to_string(m.data_bytes));
+  }
+  return file;
+}
+
 Status ReadVerifiedChunks(FileSystem* fs, const std::string& path, const Manifest& m, int threads,
                           const ChunkSink& sink, const ChunkBuffers* buffers) {
   if (m.chunk_count() == 0) return Status::Ok();
   const ChunkBuffers host = AlignedHostBuffers();
   if (buffers == nullptr) buffers = &host;
-  OpenOptions oo;
-  oo.direct = true;
-  PCC_ASSIGN_OR_RETURN(auto file, fs->Open(path, oo));
+  // Checked before any buffer is sized by the manifest.
+  PCC_ASSIGN_OR_RETURN(auto file, OpenDataFile(fs, path, m));
   return ParallelChunks(m, threads, buffers, [&](uint64_t i, uint8_t* buf) {
     const uint64_t start = i * m.chunk_bytes;
     PCC_RETURN_IF_ERROR(ReadChunk(file.get(), path, m, i, buf));

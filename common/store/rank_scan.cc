@@ -17,7 +17,7 @@ std::optional<StoredCheckpoint> ReadManifestAt(FileSystem* fs, const std::string
                                                std::optional<uint32_t> slot,
                                                std::optional<uint64_t> kept_step,
                                                std::vector<DamagedManifest>* damaged) {
-  auto bytes = fs->ReadWholeFile(path);
+  auto bytes = fs->ReadStoreFile(path, kMaxManifestBytes);
   if (!bytes.ok() && bytes.status().code() == Code::kNotFound) return std::nullopt;
   auto m = bytes.ok() ? DecodeManifest(bytes.value()) : Result<Manifest>(bytes.status());
   if (m.ok() && (m->job != job || m->rank != rank || (slot && m->slot != *slot) ||
@@ -84,7 +84,7 @@ Status ScanKept(FileSystem* fs, const std::string& dir, const std::string& job, 
 // step and checksum; else the newest committed ring slot.
 void FindLatest(FileSystem* fs, const std::string& dir, RankScan* scan) {
   const std::string path = LatestPath(dir);
-  auto bytes = fs->ReadWholeFile(path);
+  auto bytes = fs->ReadStoreFile(path, kLatestRecordBytes);
   if (bytes.ok() || bytes.status().code() != Code::kNotFound) {
     auto rec = bytes.ok() ? DecodeLatest(bytes.value()) : Result<LatestRecord>(bytes.status());
     for (size_t i = 0; rec.ok() && i < scan->ring.size(); ++i) {
@@ -114,8 +114,15 @@ void FindLatest(FileSystem* fs, const std::string& dir, RankScan* scan) {
 Result<RankScan> ScanRank(FileSystem* fs, const std::string& dir, const std::string& job,
                           uint32_t rank) {
   RankScan scan;
-  PCC_RETURN_IF_ERROR(ScanRing(fs, dir, job, rank, &scan));
-  PCC_RETURN_IF_ERROR(ScanKept(fs, dir, job, rank, &scan));
+  Status s = ScanRing(fs, dir, job, rank, &scan);
+  if (s.ok()) s = ScanKept(fs, dir, job, rank, &scan);
+  if (!s.ok()) {
+    return Status(s.code(), "the checkpoints of job " + job + " rank " + std::to_string(rank) +
+                                " in " + dir + " cannot be read (" + s.message() +
+                                "): make the directory readable, or repair it (it holds "
+                                "slot-<K>.manifest, slot-<K>.data, latest and the directory "
+                                "kept/) or move it out of the store");
+  }
   FindLatest(fs, dir, &scan);
   return scan;
 }
@@ -133,7 +140,7 @@ std::vector<const StoredCheckpoint*> NewestFirst(const RankScan& scan) {
 }
 
 bool StillStored(FileSystem* fs, const StoredCheckpoint& c) {
-  auto bytes = fs->ReadWholeFile(c.manifest_path);
+  auto bytes = fs->ReadStoreFile(c.manifest_path, kMaxManifestBytes);
   return bytes.ok() && ManifestChecksum(bytes.value()) == c.manifest_crc;
 }
 

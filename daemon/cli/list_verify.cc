@@ -41,6 +41,9 @@ int Failed(const char* command, const Status& s) {
 Result<std::vector<CheckpointInfo>> Load(const char* command, const StoreSource& src,
                                          std::optional<OfflineStore>* offline) {
   if (!src.socket.empty()) return src.listed;
+  if (!src.unanswered.empty()) {
+    std::fprintf(stderr, "pccheck %s: note: %s\n", command, src.unanswered.c_str());
+  }
   if (!src.other_writer.empty()) {
     std::fprintf(stderr,
                  "pccheck %s: note: %s is writing %s; checkpoints it replaces meanwhile show "
@@ -69,6 +72,9 @@ std::string Name(const CheckpointInfo& c) {
 
 bool IsCommitted(const CheckpointInfo& c) { return c.state == "committed"; }
 
+// An entry for a job or rank directory the store's engine cannot read.
+bool IsUnreadableDir(const CheckpointInfo& c) { return c.state.starts_with(kUnreadableDirState); }
+
 void PrintTable(const std::vector<CheckpointInfo>& list) {
   std::printf("%-16s %5s %10s %10s %-20s %-10s %s\n", "JOB", "RANK", "STEP", "SIZE", "TIME",
               "STATE", "LATEST");
@@ -88,23 +94,34 @@ struct Outcome {
   Status status;
 };
 
+// A job and rank with checkpoints but no latest one, and why.
+struct Missing {
+  std::string name;  // "job rank R"
+  std::string why;
+};
+
 // What verify checks: with all, everything listed; else the latest of each
 // job and rank. A job and rank that has checkpoints but no latest (its ring
-// slots are damaged) is a failure by itself: `missing` collects those.
+// slots are damaged, or its directory cannot be read) is a failure by
+// itself: `missing` collects those.
 std::vector<CheckpointInfo> Targets(const std::vector<CheckpointInfo>& list, bool all,
-                                    std::vector<std::string>* missing) {
+                                    std::vector<Missing>* missing) {
   if (all) return list;
   std::vector<CheckpointInfo> out;
-  std::map<std::pair<std::string, uint32_t>, bool> has_latest;
+  std::map<std::pair<std::string, uint32_t>, std::optional<std::string>> has_latest;
   for (const auto& c : list) {
-    bool& has = has_latest[{c.job, c.rank}];
+    auto& why = has_latest[{c.job, c.rank}];
     if (c.latest) {
       out.push_back(c);
-      has = true;
+      why = "";
+    } else if (!why && IsUnreadableDir(c)) {
+      why = c.state;
     }
   }
-  for (const auto& [key, has] : has_latest) {
-    if (!has) missing->push_back(key.first + " rank " + std::to_string(key.second));
+  for (const auto& [key, why] : has_latest) {
+    if (why && why->empty()) continue;
+    missing->push_back(
+        {key.first + " rank " + std::to_string(key.second), why ? *why : "its slots are damaged"});
   }
   return out;
 }
@@ -138,7 +155,7 @@ std::string Tag(const CheckpointInfo& c) {
 }
 
 void PrintVerifyJson(const StoreSource& src, const std::vector<Outcome>& outcomes,
-                     const std::vector<std::string>& missing, uint64_t bytes, bool ok) {
+                     const std::vector<Missing>& missing, uint64_t bytes, bool ok) {
   std::string results = "[";
   std::map<std::string, uint64_t> counts;
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -161,7 +178,7 @@ void PrintVerifyJson(const StoreSource& src, const std::vector<Outcome>& outcome
   results += "]";
   std::string no_latest = "[";
   for (size_t i = 0; i < missing.size(); ++i) {
-    no_latest += (i ? ", " : "") + JsonString(missing[i]);
+    no_latest += (i ? ", " : "") + JsonString(missing[i].name);
   }
   no_latest += "]";
   JsonObject doc;
@@ -203,7 +220,7 @@ int RunVerify(const VerifyOptions& o) {
   auto list = Load("verify", *src, &offline);
   if (!list.ok()) return Failed("verify", list.status());
 
-  std::vector<std::string> missing;
+  std::vector<Missing> missing;
   const std::vector<CheckpointInfo> targets = Targets(*list, o.all, &missing);
   uint64_t total = 0;
   for (const auto& c : targets) total += IsCommitted(c) ? c.bytes : 0;
@@ -221,17 +238,19 @@ int RunVerify(const VerifyOptions& o) {
 
   // Damaged latest checkpoints fail the command, and with --all damaged
   // kept ones too (they are what retention is for); damaged older ring
-  // slots are reported: restore skips them and they are reused.
+  // slots are reported: restore skips them and they are reused. A directory
+  // that cannot be read fails it either way.
   std::vector<std::string> fatal;
   for (const auto& out : outcomes) {
     const bool bad = out.result == "damaged" || out.result == "error";
-    if (bad && (out.c.latest || out.c.kept)) {
+    if (bad && IsUnreadableDir(out.c)) {
+      fatal.push_back(out.c.job + " rank " + std::to_string(out.c.rank) + ": " + out.c.state);
+    } else if (bad && (out.c.latest || out.c.kept)) {
       fatal.push_back((out.c.latest ? "the latest checkpoint " : "the kept checkpoint ") +
                       Name(out.c) + " is damaged");
     }
   }
-  for (const auto& m : missing)
-    fatal.push_back(m + " has no latest checkpoint: its slots are damaged");
+  for (const auto& m : missing) fatal.push_back(m.name + " has no latest checkpoint: " + m.why);
   const bool ok = fatal.empty();
 
   if (o.json) {
@@ -252,12 +271,14 @@ int RunVerify(const VerifyOptions& o) {
         std::printf("SKIP  %s%s: %s\n", Name(out.c).c_str(), tag.c_str(),
                     out.status.message().c_str());
       } else {
-        if (!out.c.latest && !out.c.kept) ++bad_older;
+        if (!out.c.latest && !out.c.kept && !IsUnreadableDir(out.c)) ++bad_older;
         std::printf("FAIL  %s%s: %s\n", Name(out.c).c_str(), tag.c_str(),
                     out.status.ToString().c_str());
       }
     }
-    for (const auto& m : missing) std::printf("FAIL  %s: no latest checkpoint\n", m.c_str());
+    for (const auto& m : missing) {
+      std::printf("FAIL  %s: no latest checkpoint: %s\n", m.name.c_str(), m.why.c_str());
+    }
     std::printf("%d of %zu checkpoints verify", good, outcomes.size());
     if (superseded > 0) std::printf("; %d superseded while verifying (not damage)", superseded);
     if (bad_older > 0) std::printf("; %d older ones do not (restore skips them)", bad_older);

@@ -208,6 +208,9 @@ std::string Readable(const JsonValue& d, int64_t now) {
     out += t.Render("  ");
   }
 
+  // Not served until repaired: right above the errors, where the eye ends.
+  for (const auto& u : d["unreadable"].items()) line("unreadable", Text(u["why"]));
+
   const auto& errors = d["recent_errors"].items();
   if (errors.empty()) {
     line("errors", "none recently");

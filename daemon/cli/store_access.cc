@@ -31,8 +31,9 @@ Result<UnixSocket> Ask(const std::string& socket, wire::MsgType type, const std:
 
 // The next frame, which must be `want` (or kVerifyProgress when
 // allow_progress); a kError becomes its status.
-Result<Frame> Expect(UnixSocket& sock, wire::MsgType want, bool allow_progress = false) {
-  auto frame = sock.Receive(kReplyTimeoutMs);
+Result<Frame> Expect(UnixSocket& sock, wire::MsgType want, bool allow_progress = false,
+                     int timeout_ms = kReplyTimeoutMs) {
+  auto frame = sock.Receive(timeout_ms);
   if (!frame.ok()) {
     return frame.status().Annotate("waiting for pccheckd at " + sock.path() +
                                    " (an older pccheckd closes the connection on requests it "
@@ -60,17 +61,22 @@ bool SameDirectory(const std::string& a, const std::string& b) {
 
 bool Alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-}  // namespace
-
-Result<std::vector<CheckpointInfo>> DaemonList(const std::string& socket, std::string* root) {
-  PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kStoreList, ""));
-  PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kStoreListed));
+// The answer to a kStoreList sent on sock.
+Result<std::vector<CheckpointInfo>> ListedOn(UnixSocket& sock, std::string* root, int timeout_ms) {
+  PCC_ASSIGN_OR_RETURN(Frame frame, Expect(sock, wire::MsgType::kStoreListed, false, timeout_ms));
   PCC_ASSIGN_OR_RETURN(wire::StoreListed listed, wire::DecodeStoreListed(frame.payload));
   if (root != nullptr) *root = listed.root;
   std::vector<CheckpointInfo> out;
   out.reserve(listed.checkpoints.size());
   for (const wire::StoreListed::Entry& e : listed.checkpoints) out.push_back(FromWire(e));
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<CheckpointInfo>> DaemonList(const std::string& socket, std::string* root) {
+  PCC_ASSIGN_OR_RETURN(UnixSocket sock, Ask(socket, wire::MsgType::kStoreList, ""));
+  return ListedOn(sock, root, kReplyTimeoutMs);
 }
 
 Result<wire::Verified> DaemonVerify(const std::string& socket, const wire::Verify& request,
@@ -113,14 +119,25 @@ Result<StoreSource> FindStore(const std::string& root, const std::string& socket
   src.root = root;
   auto holder = ReadStoreLockHolder(root);
   if (!holder.ok()) return src;  // nobody writes it
-  if (!holder->socket.empty()) {
+  // No connection (a killed daemon's lock file): read directly, no note.
+  auto sock = holder->socket.empty() ? Result<UnixSocket>(Status::NotFound("no socket"))
+                                     : Ask(holder->socket, wire::MsgType::kStoreList, "");
+  if (sock.ok()) {
     std::string daemon_root;
-    auto listed = DaemonList(holder->socket, &daemon_root);
+    auto listed = ListedOn(*sock, &daemon_root, kLockSocketTimeoutMs);
     // A daemon answers there and it is this store's: ask it.
     if (listed.ok() && SameDirectory(daemon_root, root)) {
       src.socket = holder->socket;
       src.listed = std::move(listed).value();
       return src;
+    }
+    if (!listed.ok()) {
+      src.unanswered = holder->socket + ", named by " + StoreLockPath(root) +
+                       ", accepted the connection but gave no list within " +
+                       std::to_string(kLockSocketTimeoutMs / 1000) + " s (" +
+                       listed.status().message() +
+                       "), so the store is read directly; pass --socket " + holder->socket +
+                       " to wait for that daemon instead";
     }
   }
   if (Alive(holder->pid) && holder->pid != ::getpid()) {
@@ -153,7 +170,9 @@ void AddStore(CLI::App* cmd, std::string* root, std::string* socket) {
   CLI::Option* r =
       cmd->add_option("--root", *root,
                       "Store directory; when a pccheckd owns it (its lock file names a socket "
-                      "that answers), the daemon is asked instead of the disk")
+                      "that answers within " +
+                          std::to_string(kLockSocketTimeoutMs / 1000) +
+                          " s), the daemon is asked instead of the disk")
           ->type_name("DIR");
   cmd->add_option("--socket", *socket, "Ask the pccheckd listening here about its store")
       ->type_name("PATH")

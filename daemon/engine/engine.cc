@@ -72,7 +72,7 @@ int EngineOptions::ChecksumThreadCount() const {
 
 Status EngineOptions::Validate() const {
   if (root.empty()) return Status::InvalidArgument("root: the store directory is not set");
-  if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > (1ull << 31)) {
+  if (chunk_bytes < 4096 || chunk_bytes % 4096 != 0 || chunk_bytes > kMaxChunkBytes) {
     return Status::InvalidArgument("chunk: " + std::to_string(chunk_bytes) +
                                    " is not a multiple of 4096 between 4 KiB and 2 GiB");
   }
@@ -113,14 +113,31 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, FileS
   }
   auto engine = std::unique_ptr<Engine>(new Engine(options, fs, gpu, clock));
   // Recover every store now, so a crash's leftovers are cleaned at start-up.
-  PCC_ASSIGN_OR_RETURN(auto jobs, fs->List(options.root));
-  for (const auto& job : jobs) {
+  // One that cannot be read is set aside, never the reason to serve nothing.
+  auto jobs = fs->List(options.root);
+  if (!jobs.ok()) {
+    return jobs.status().Annotate("the store root " + options.root +
+                                  " cannot be listed: make it readable by this user");
+  }
+  for (const auto& job : *jobs) {
     if (!job.is_dir || !ValidateJobName(job.name).ok()) continue;
-    PCC_ASSIGN_OR_RETURN(auto ranks, fs->List(JoinPath(options.root, job.name)));
-    for (const auto& r : ranks) {
+    const std::string job_dir = JoinPath(options.root, job.name);
+    auto ranks = fs->List(job_dir);
+    if (!ranks.ok()) {
+      engine->SetAside(job.name, std::nullopt, job_dir,
+                       job_dir + " cannot be listed (" + ranks.status().message() +
+                           "), so none of the ranks of job " + job.name +
+                           " is served: make the directory readable, or move it out of the "
+                           "store");
+      continue;
+    }
+    for (const auto& r : *ranks) {
       auto rank = ParseRankDirName(r.name);
       if (!r.is_dir || !rank) continue;
-      PCC_RETURN_IF_ERROR(engine->StoreFor(job.name, *rank, false).status());
+      auto store = engine->StoreFor(job.name, *rank, false);
+      if (!store.ok()) {
+        engine->SetAside(job.name, rank, JoinPath(job_dir, r.name), store.status().message());
+      }
     }
   }
   PCC_ASSIGN_OR_RETURN(engine->pool_,
@@ -141,7 +158,22 @@ Result<SlotStore*> Engine::StoreFor(const std::string& job, uint32_t rank, bool 
                       create && !options_.read_only, options_.read_only, options_.keep_every));
   SlotStore* raw = store.get();
   stores_.emplace(key, std::move(store));
+  unreadable_.erase({job, rank});  // repaired since Open
   return raw;
+}
+
+void Engine::SetAside(const std::string& job, std::optional<uint32_t> rank, const std::string& path,
+                      const std::string& why) {
+  spdlog::error("{}; every other job and rank is served", why);
+  std::lock_guard lock(mu_);
+  unreadable_[{job, rank}] = UnreadableDir{job, rank, path, why};
+}
+
+std::vector<UnreadableDir> Engine::Unreadable() {
+  std::lock_guard lock(mu_);
+  std::vector<UnreadableDir> out;
+  for (const auto& [key, u] : unreadable_) out.push_back(u);
+  return out;
 }
 
 Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
@@ -194,6 +226,14 @@ Result<std::shared_ptr<SaveHandle>> Engine::Save(SaveRequest request) {
   for (const auto& t : request.tensors) m.tensors.push_back(t.meta);
   m.chunk_crcs.assign(m.chunk_count(), 0);
   m.user_blob = std::move(request.user_blob);
+  if (const uint64_t record = ManifestRecordBytes(m); record > kMaxManifestBytes) {
+    // Readers refuse a larger manifest as damage: never write one.
+    return Status::InvalidArgument(
+        what + " refused: its manifest would take " + std::to_string(record) +
+        " bytes, more than the " + std::to_string(kMaxManifestBytes) + " a manifest may (" +
+        std::to_string(m.tensors.size()) + " tensors, " + std::to_string(m.chunk_crcs.size()) +
+        " chunks): save fewer tensors or raise --chunk");
+  }
   ckpt->chunks = m.chunk_count();
   ckpt->to_copy = ckpt->chunks;
   ckpt->to_write = ckpt->chunks;
@@ -341,6 +381,13 @@ std::vector<CheckpointInfo> Engine::List() {
       }
       out.push_back(std::move(info));
     }
+  }
+  for (const UnreadableDir& u : Unreadable()) {
+    CheckpointInfo info;
+    info.job = u.job;
+    info.rank = u.rank.value_or(0);
+    info.state = kUnreadableDirState + u.why;
+    out.push_back(std::move(info));
   }
   return out;
 }

@@ -99,7 +99,7 @@ Status ReadView(FileSystem* fs, Gpu* gpu, const SlotStore& store, const SlotStor
   if (fs->Exists(store.KeptDataPath(m.step))) {
     return ReadCheckpoint(fs, gpu, store.KeptDataPath(m.step), m, dests, threads, progress);
   }
-  auto now = fs->ReadWholeFile(store.ManifestPath(v.slot));
+  auto now = fs->ReadStoreFile(store.ManifestPath(v.slot), kMaxManifestBytes);
   if (now.ok() && ManifestChecksum(now.value()) == v.manifest_crc) return damaged();
   return Status::Aborted(what + " was superseded while verifying: slot " + std::to_string(v.slot) +
                          " was reused by a newer checkpoint; nothing is damaged");

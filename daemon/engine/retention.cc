@@ -87,7 +87,7 @@ Result<std::vector<uint64_t>> SlotStore::LoadKept(bool read_only) {
   for (uint64_t step : manifest_steps) {
     KeptEntry entry;
     const std::string path = KeptManifestPath(step);
-    auto bytes = fs_->ReadWholeFile(path);
+    auto bytes = fs_->ReadStoreFile(path, kMaxManifestBytes);
     auto m = bytes.ok() ? DecodeManifest(bytes.value()) : Result<Manifest>(bytes.status());
     // The slot field is where the checkpoint was in the ring: not checked.
     if (m.ok() && (m->job != job_ || m->rank != rank_ || m->step != step)) {

@@ -97,7 +97,17 @@ std::string RenderStatusJson(const StatusView& v) {
       .Add("write_gbps_recent", s.write_bytes_per_s_recent / 1e9)
       .Add("copy_gbps_recent", s.copy_bytes_per_s_recent / 1e9)
       .Raw("recent_errors",
-           Array(s.recent_errors, [](const std::string& e) { return JsonString(e); }));
+           Array(s.recent_errors, [](const std::string& e) { return JsonString(e); }))
+      .Raw("unreadable", Array(v.unreadable, [](const UnreadableDir& u) {
+             JsonObject j;
+             j.Add("job", u.job);
+             if (u.rank) {
+               j.Add("rank", *u.rank);
+             } else {
+               j.Raw("rank", "null");
+             }
+             return j.Add("path", u.path).Add("why", u.why).str();
+           }));
   return o.str();
 }
 

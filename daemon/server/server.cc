@@ -353,6 +353,7 @@ std::string Server::StatusJson() {
   v.inflight = engine_->Inflight();
   v.stats = engine_->Stats();
   v.progress = engine_->Progress();
+  v.unreadable = engine_->Unreadable();
   return RenderStatusJson(v);
 }
 

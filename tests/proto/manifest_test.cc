@@ -329,5 +329,27 @@ TEST_CASE("encodings match the documented bytes", "[proto]") {
   CHECK(Hex(EncodeManifest(m)) == expected);
 }
 
+TEST_CASE("a manifest's chunk size is bounded by the largest chunk setting", "[proto][damage]") {
+  Manifest m = Sample();
+  m.chunk_bytes = kMaxChunkBytes;  // one chunk holds the 10000 bytes
+  m.chunk_crcs = {0x11111111};
+  RequireRoundTrip(m);
+
+  m.chunk_bytes = kMaxChunkBytes + 4096;
+  CHECK(Mentions(CheckManifest(m), "chunk_bytes 2147487744 is larger than a chunk can be"));
+  m.chunk_bytes = 1ull << 40;
+  CHECK(Mentions(DecodeManifest(EncodeManifest(m)).status(),
+                 "chunk_bytes 1099511627776 is larger than a chunk can be (2147483648"));
+}
+
+TEST_CASE("ManifestRecordBytes is the size of the encoded record", "[proto]") {
+  Manifest m = Sample();
+  CHECK(ManifestRecordBytes(m) == EncodeManifest(m).size());
+  CHECK(ManifestRecordBytes(Manifest{}) == EncodeManifest(Manifest{}).size());
+  m.tensors.push_back(
+      {std::string(kMaxNameBytes, 'n'), "x", std::vector<int64_t>(kMaxDims, 1), 10000, 0});
+  m.user_blob.assign(5000, 'b');
+  CHECK(ManifestRecordBytes(m) == EncodeManifest(m).size());
+}
 }  // namespace
 }  // namespace pccheck

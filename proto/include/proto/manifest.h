@@ -20,6 +20,14 @@ inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kMaxNameBytes = 4096;
 inline constexpr size_t kMaxDims = 16;
 inline constexpr size_t kMaxUserBlobBytes = 256u << 20;
+// The largest chunk a store holds: the daemon's `chunk` setting is bounded to
+// it (EngineOptions::Validate), and a manifest that claims more is damaged.
+inline constexpr uint64_t kMaxChunkBytes = 1ull << 31;
+// The largest manifest record: writers refuse a checkpoint whose manifest
+// would be larger (Engine::Save), readers a file that holds more.
+inline constexpr uint64_t kMaxManifestBytes = 1ull << 30;
+// A `latest` record is always exactly this long.
+inline constexpr uint64_t kLatestRecordBytes = 32;
 
 struct TensorEntry {
   std::string name;   // unique within a checkpoint
@@ -59,8 +67,11 @@ inline constexpr size_t kMaxDtypeBytes = 32;
 // Encodes any manifest, even one CheckManifest rejects (tests need those);
 // writers call CheckManifest first.
 std::string EncodeManifest(const Manifest& m);
+// The size of EncodeManifest(m), without encoding it.
+uint64_t ManifestRecordBytes(const Manifest& m);
 // Also checks internal consistency: tensors lie inside data_bytes and do not
-// overlap, chunk_crcs.size() == chunk_count(), chunk_bytes % 4096 == 0.
+// overlap, chunk_crcs.size() == chunk_count(), chunk_bytes % 4096 == 0 and at
+// most kMaxChunkBytes; and the record is at most kMaxManifestBytes.
 Result<Manifest> DecodeManifest(std::string_view bytes);
 // The consistency rules DecodeManifest applies after parsing (docs/format.md
 // lists them); ok or a Corruption status naming the first rule broken.

@@ -37,7 +37,9 @@ struct StoreListed {
     int64_t wall_time = 0;  // seconds since the epoch
     bool latest = false;
     bool kept = false;
-    std::string state;  // "committed", "damaged: <why>"; at most kMaxStringBytes
+    // "committed", "damaged: <why>" (a directory that cannot be read:
+    // "damaged: unreadable directory: <why>", step 0); at most kMaxStringBytes
+    std::string state;
     bool operator==(const Entry&) const = default;
   };
   std::string root;                // the store directory; at most kMaxStringBytes

@@ -276,5 +276,53 @@ TEST_CASE("JoinPath, DirName and BaseName", "[io]") {
   CHECK(BaseName("") == "");
 }
 
+TEST_CASE("store files: a FIFO, a device or a link is refused at once", "[io][damage]") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  OpenOptions store_file;
+  store_file.regular_only = true;
+  // Opened blocking, a FIFO without a writer would hold the reader for good.
+  const std::string fifo = dir.path() + "/latest";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto opened = fs->Open(fifo, store_file);
+  CHECK(opened.status().code() == Code::kCorruption);
+  CHECK(opened.status().message() == fifo +
+                                         " is a FIFO, not a regular file: a store holds only "
+                                         "regular files that pccheck wrote; move it out of the "
+                                         "store");
+  CHECK(fs->ReadStoreFile(fifo, 32).status().code() == Code::kCorruption);
+
+  // A link is never followed: to /dev/zero it would read without end.
+  const std::string link = dir.path() + "/zero";
+  REQUIRE(::symlink("/dev/zero", link.c_str()) == 0);
+  auto zero = fs->ReadStoreFile(link, 1u << 30);
+  CHECK(zero.status().code() == Code::kCorruption);
+  CHECK(zero.status().message().find(link + " is a symbolic link") == 0);
+  auto device = fs->Open("/dev/null", store_file);
+  CHECK(device.status().message().find("/dev/null is a character device") == 0);
+  auto directory = fs->Open(dir.path(), store_file);
+  CHECK(directory.status().message().find(dir.path() + " is a directory") == 0);
+  // Without regular_only a link is followed, as before.
+  CHECK(fs->Open(link, OpenOptions{}).ok());
+}
+
+TEST_CASE("store files are read up to what their format allows", "[io][damage]") {
+  TempDir dir;
+  auto fs = NewPosixFileSystem();
+  const std::string path = dir.path() + "/manifest";
+  const std::vector<uint8_t> bytes = RandomBytes(100'000, 7);
+  const std::string content(bytes.begin(), bytes.end());
+  REQUIRE(fs->WriteFileAtomic(path, content).ok());
+  auto whole = fs->ReadStoreFile(path, content.size());
+  REQUIRE(whole.ok());
+  CHECK(*whole == content);
+  auto bigger = fs->ReadStoreFile(path, content.size() - 1);
+  CHECK(bigger.status().code() == Code::kCorruption);
+  CHECK(bigger.status().message().find(path + " holds more than 99999 bytes (100000)") == 0);
+  REQUIRE(fs->WriteFileAtomic(path, "").ok());
+  auto empty = fs->ReadStoreFile(path, 32);
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+}
 }  // namespace
 }  // namespace pccheck

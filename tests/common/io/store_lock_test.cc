@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -97,5 +98,19 @@ TEST_CASE("store lock: the file's lines parse back, unknown and torn ones skippe
   CHECK(ParseStoreLockHolder("").pid == 0);
 }
 
+TEST_CASE("store lock: a FIFO in the lock file's place is refused, never waited on",
+          "[lock][damage]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/.pccheckd.lock";
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  auto holder = ReadStoreLockHolder(dir.path());
+  CHECK(holder.status().code() == Code::kCorruption);
+  CHECK(holder.status().message() == path +
+                                         " is a FIFO, not the regular file pccheck keeps there: "
+                                         "remove it (no running pccheckd or bench created it)");
+  auto lock = StoreLock::TryAcquire(dir.path(), {::getpid(), "", "pccheck bench"});
+  CHECK(lock.status().code() == Code::kCorruption);
+  CHECK(lock.status().message().find(path + " is a FIFO") == 0);
+}
 }  // namespace
 }  // namespace pccheck

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "daemon/engine/engine_fixture.h"
 #include "store/store_paths.h"
 #include "stream_check.h"
+#include "support/denying_file_system.h"
 
 namespace pccheck::testing {
 namespace {
@@ -230,6 +232,117 @@ TEST_CASE("an empty rank directory has no committed checkpoint to read", "[store
   auto read = ReadStoredCheckpoint(fs.get(), r, &sink);
   CHECK(read.status().code() == Code::kNotFound);
   CHECK(Contains(read.status().message(), "steps there: none"));
+}
+
+// The manifest file holding `step` in the ring.
+std::string ManifestOf(Store& s, uint64_t step) {
+  auto scan = ScanRank(s.fs.get(), s.rank_dir(), "job", 0);
+  REQUIRE(scan.ok());
+  for (const auto& c : scan->ring) {
+    if (c.manifest.step == step) return c.manifest_path;
+  }
+  FAIL("step " << step << " is not in the ring");
+  return "";
+}
+
+// Replaces `path` with a FIFO, which a reader opening it blocking would wait on for good.
+void MakeFifo(const std::string& path) {
+  std::filesystem::remove(path);
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+}
+
+TEST_CASE("a missing data file falls back to the previous verified checkpoint", "[store][damage]") {
+  Store s(3);
+  const std::string data = DataOf(s, 3);
+  std::filesystem::remove(data);
+  auto r = s.ReadAndCheck(std::nullopt, 2);
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(Contains(r.skipped[0], "step 3: the data file of step 3 is missing"));
+  CHECK(Contains(r.skipped[0], data));
+
+  MemorySink sink;
+  auto explicit_step = ReadStoredCheckpoint(s.fs.get(), s.Request(3), &sink);
+  CHECK(explicit_step.status().code() == Code::kCorruption);
+  CHECK(Contains(explicit_step.status().message(), "step 3 is damaged"));
+}
+
+TEST_CASE("a manifest claiming a 1 TiB chunk is damage and the reader falls back",
+          "[store][damage]") {
+  Store s(3);
+  const std::string path = ManifestOf(s, 3);
+  auto m = DecodeManifest(s.fs->ReadWholeFile(path).value());
+  REQUIRE(m.ok());
+  m->chunk_bytes = 1ull << 40;  // one chunk holds it all: the checksums still match
+  m->chunk_crcs.resize(1);
+  REQUIRE(s.fs->WriteFileAtomic(path, EncodeManifest(*m)).ok());
+
+  s.ReadAndCheck(std::nullopt, 2);
+  auto scan = ScanRank(s.fs.get(), s.rank_dir(), "job", 0);
+  REQUIRE(scan.ok());
+  REQUIRE(scan->damaged.size() == 1);
+  CHECK(scan->damaged[0].path == path);
+  CHECK(Contains(scan->damaged[0].why, "chunk_bytes 1099511627776 is larger than a chunk can be"));
+}
+
+TEST_CASE("a manifest claiming more data than its file holds is damage", "[store][damage]") {
+  Store s(3, {70'000});
+  const std::string path = ManifestOf(s, 3);
+  auto m = DecodeManifest(s.fs->ReadWholeFile(path).value());
+  REQUIRE(m.ok());
+  // Consistent in itself: one chunk of at most 1 GiB, its tensor inside.
+  m->chunk_bytes = 1ull << 30;
+  m->data_bytes = 1ull << 30;
+  m->chunk_crcs.resize(1);
+  REQUIRE(s.fs->WriteFileAtomic(path, EncodeManifest(*m)).ok());
+
+  auto r = s.ReadAndCheck(std::nullopt, 2);
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(Contains(r.skipped[0], "needs 1073741824"));
+}
+
+TEST_CASE("latest as a FIFO or a link to /dev/zero is passed over at once", "[store][damage]") {
+  Store s(3);
+  const std::string latest = LatestPath(s.rank_dir());
+  MakeFifo(latest);
+  s.ReadAndCheck(std::nullopt, 3);
+  auto scan = ScanRank(s.fs.get(), s.rank_dir(), "job", 0);
+  REQUIRE(scan.ok());
+  CHECK(Contains(scan->latest_problem, latest + " is a FIFO, not a regular file"));
+
+  std::filesystem::remove(latest);
+  std::filesystem::create_symlink("/dev/zero", latest);
+  s.ReadAndCheck(std::nullopt, 3);
+  scan = ScanRank(s.fs.get(), s.rank_dir(), "job", 0);
+  REQUIRE(scan.ok());
+  CHECK(Contains(scan->latest_problem, latest + " is a symbolic link, not a regular file"));
+}
+
+TEST_CASE("a manifest or data file that is a FIFO is damage, never waited on", "[store][damage]") {
+  Store s(3);
+  const std::string manifest = ManifestOf(s, 3);
+  const std::string data = DataOf(s, 2);
+  MakeFifo(manifest);
+  MakeFifo(data);
+  auto r = s.ReadAndCheck(std::nullopt, 1);
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(Contains(r.skipped[0], data + " is a FIFO"));
+  auto scan = ScanRank(s.fs.get(), s.rank_dir(), "job", 0);
+  REQUIRE(scan.ok());
+  REQUIRE(scan->damaged.size() == 1);
+  CHECK(Contains(scan->damaged[0].why, manifest + " is a FIFO"));
+}
+
+TEST_CASE("an unreadable store root says it is unreadable", "[store][damage]") {
+  Store s(1);
+  DenyingFileSystem fs(s.fs.get());
+  fs.Deny(s.dir.path());
+  MemorySink sink;
+  auto r = ReadStoredCheckpoint(&fs, s.Request(), &sink);
+  REQUIRE(r.status().code() == Code::kPermissionDenied);
+  INFO(r.status().message());
+  CHECK(Contains(r.status().message(), s.dir.path() + " cannot be read"));
+  CHECK(Contains(r.status().message(), "Permission denied"));
+  CHECK_FALSE(Contains(r.status().message(), "does not exist"));
 }
 
 }  // namespace

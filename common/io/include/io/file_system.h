@@ -32,6 +32,11 @@ struct OpenOptions {
   // kDirectAlign. Where the file system refuses O_DIRECT (tmpfs), the file is
   // opened buffered and direct() reports false.
   bool direct = false;
+  // For files of a store, which hold only regular files: open with
+  // O_NONBLOCK | O_NOFOLLOW, so that a FIFO or a device in the store's place
+  // never blocks and a symbolic link is never followed, and refuse anything
+  // but a regular file with Corruption naming what is there instead.
+  bool regular_only = false;
 };
 
 class File {
@@ -80,6 +85,10 @@ class FileSystem {
 
   // Conveniences built on the calls above.
   Result<std::string> ReadWholeFile(const std::string& path);
+  // The whole of a store file (OpenOptions::regular_only), which its format
+  // bounds to max_bytes: Corruption naming the path and both sizes when it
+  // holds more, after reading at most max_bytes + 1 bytes.
+  Result<std::string> ReadStoreFile(const std::string& path, uint64_t max_bytes);
   // Writes `data` to path.tmp, syncs it, renames it over path and syncs the
   // directory. When it returns ok the new content is durable; on failure the
   // old content (if any) is still in place, except when only the final
@@ -90,6 +99,10 @@ class FileSystem {
 
 // The real file system (POSIX calls, O_DIRECT where supported).
 std::unique_ptr<FileSystem> NewPosixFileSystem();
+
+// "a FIFO", "a character device", ...: the type of a file by its st_mode, for
+// messages about a file that should be a regular one.
+const char* FileTypeName(unsigned mode);
 
 std::string JoinPath(const std::string& a, const std::string& b);
 std::string DirName(const std::string& path);

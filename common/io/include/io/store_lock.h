@@ -46,8 +46,9 @@ std::string FormatStoreLockHolder(const StoreLockHolder& h);
 StoreLockHolder ParseStoreLockHolder(const std::string& text);
 
 // What the lock file of `root` says. NotFound when there is none (no writer
-// ran, or the last one exited cleanly). Says nothing about whether the holder
-// still runs.
+// ran, or the last one exited cleanly); Corruption, naming what is there, when
+// it is not a regular file (a FIFO is never waited on, a link never
+// followed). Says nothing about whether the holder still runs.
 Result<StoreLockHolder> ReadStoreLockHolder(const std::string& root);
 
 class StoreLock {
@@ -55,7 +56,8 @@ class StoreLock {
   // Takes the lock of the existing directory `root` without waiting and
   // writes `me` into the lock file. Busy, naming the holder's owner, pid and
   // socket and what to do, when another open file description holds it (in
-  // this process or another); NotFound when root does not exist.
+  // this process or another); NotFound when root does not exist; Corruption
+  // when something other than a regular file is in the lock file's place.
   static Result<StoreLock> TryAcquire(const std::string& root, const StoreLockHolder& me);
 
   StoreLock() = default;

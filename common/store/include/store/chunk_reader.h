@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,19 +20,28 @@ namespace pccheck {
 // another chunk once the call returns. A non-ok status stops the read.
 using ChunkSink = std::function<Status(uint64_t offset, const uint8_t* data, uint64_t len)>;
 
-// Where reader threads get their chunk buffers (chunk_bytes rounded up to
-// 4 KiB, 4 KiB aligned); default: plain aligned host memory. The engine passes
+// Where reader threads get their chunk buffers (multiples of 4 KiB, 4 KiB
+// aligned); default: plain aligned host memory. The engine passes
 // page-locked memory from its Gpu.
 struct ChunkBuffers {
   std::function<Result<void*>(uint64_t bytes)> alloc;
   std::function<void(void* p, uint64_t bytes)> free;
 };
 
-// Reads every chunk of m from the data file at `path` (O_DIRECT where the file
-// system allows it) with up to `threads` threads, verifies it and passes it to
-// sink. Corruption naming the chunk, its byte range, the step and the path on
-// a checksum mismatch or a file that ends early. On failure the sink may have
-// seen some chunks but never an unverified one.
+// Opens m's data file at `path` for reading (O_DIRECT where the file system
+// allows it) once it has checked what a manifest cannot be trusted with:
+// Corruption naming the path and the step when the file is missing, is not a
+// regular file (it is never waited on or followed) or holds fewer than
+// m.data_bytes bytes. Readers call it before sizing anything by m.
+Result<std::unique_ptr<File>> OpenDataFile(FileSystem* fs, const std::string& path,
+                                           const Manifest& m);
+
+// Reads every chunk of m from the data file at `path` (OpenDataFile) with up
+// to `threads` threads, verifies it and passes it to sink. Corruption naming
+// the chunk, its byte range, the step and the path on a checksum mismatch or a
+// file that ends early, and OpenDataFile's. Buffers are of min(chunk_bytes,
+// data_bytes rounded up to 4 KiB) bytes. On failure the sink may have seen
+// some chunks but never an unverified one.
 Status ReadVerifiedChunks(FileSystem* fs, const std::string& path, const Manifest& m, int threads,
                           const ChunkSink& sink, const ChunkBuffers* buffers = nullptr);
 

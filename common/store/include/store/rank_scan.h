@@ -53,8 +53,11 @@ struct RankScan {
 };
 
 // Scans `dir` (= RankDir(root, job, rank)), which must exist. Fails only when
-// the directory (or its kept/ subdirectory) cannot be listed or a manifest
-// cannot be read for a reason other than its absence.
+// the directory (or its kept/ subdirectory) cannot be listed, with the code of
+// that failure and a message naming the directory and what to do. A store
+// file that cannot be read, is larger than its format allows or is not a
+// regular file (a FIFO, a device, a symbolic link) is never waited on or
+// followed: a manifest is recorded as damaged, a `latest` as latest_problem.
 Result<RankScan> ScanRank(FileSystem* fs, const std::string& dir, const std::string& job,
                           uint32_t rank);
 

@@ -29,11 +29,20 @@ struct StoreSource {
   // Direct reads only: who else is writing the store, for a note on stderr
   // ("pccheck bench (pid 12)"); empty when nobody is.
   std::string other_writer;
+  // Direct reads only: why the daemon the lock file names was not asked,
+  // when its socket accepted but did not answer; empty otherwise.
+  std::string unanswered;
 };
+
+// How long FindStore waits for the answer of a daemon that a store's lock
+// file names before it reads the directory itself: a daemon lists at once,
+// so a socket that stays silent this long is not one worth waiting for.
+inline constexpr int kLockSocketTimeoutMs = 5'000;
 
 // Exactly one of root and socket is non-empty (main.cc checks). With socket,
 // the daemon there; with root, its daemon if one runs there (see above),
-// else the directory: NotFound, naming --root, when it does not exist.
+// else the directory: NotFound, naming --root, when it does not exist. A
+// daemon found from the lock file is given kLockSocketTimeoutMs to answer.
 // Unavailable naming the socket when a daemon given by --socket does not
 // answer.
 Result<StoreSource> FindStore(const std::string& root, const std::string& socket);
@@ -49,7 +58,8 @@ struct OfflineStore {
 Result<OfflineStore> OpenOfflineStore(const std::string& root, bool read_only);
 
 // The store requests. Each opens a connection of its own; errors name the
-// socket. `progress` gets the bytes checked as the daemon reports them.
+// socket; each waits up to 120 s for the daemon's next frame. `progress`
+// gets the bytes checked as the daemon reports them.
 Result<std::vector<CheckpointInfo>> DaemonList(const std::string& socket, std::string* root);
 Result<wire::Verified> DaemonVerify(const std::string& socket, const wire::Verify& request,
                                     const std::function<void(uint64_t)>& progress);

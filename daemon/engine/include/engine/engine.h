@@ -129,7 +129,20 @@ struct CheckpointInfo {
   int64_t wall_time = 0;
   bool latest = false;
   bool kept = false;  // retained in kept/ (EngineOptions::keep_every), not in a ring slot
-  std::string state;  // "committed", "damaged: <why>"
+  // "committed", "damaged: <why>"; for a directory that cannot be read
+  // (UnreadableDir) kUnreadableDirState and why, with step 0 (and rank 0 for
+  // a job directory).
+  std::string state;
+};
+inline constexpr const char* kUnreadableDirState = "damaged: unreadable directory: ";
+
+// A job or rank directory that Engine::Open found it cannot read: none of
+// its checkpoints is served, every other job and rank is.
+struct UnreadableDir {
+  std::string job;
+  std::optional<uint32_t> rank;  // nullopt: the job directory itself cannot be listed
+  std::string path;
+  std::string why;  // the failure, naming the directory and what to do
 };
 
 // What Engine::Prune removes: kept checkpoints beyond the newest `keep` of
@@ -239,7 +252,10 @@ class Engine {
  public:
   // Opens the store root (creating it), recovers every job/rank store found in
   // it (incomplete slots cleaned, committed ones untouched), allocates the pool
-  // and starts the threads. fs, gpu and clock must outlive the engine; so
+  // and starts the threads. A job or rank directory that cannot be read or
+  // recovered does not stop the others: it is logged and listed as
+  // unreadable (Unreadable, List), and requests for it fail naming it. Fails
+  // when the root itself cannot be listed. fs, gpu and clock must outlive the engine; so
   // must liveness, where the pipeline's threads report their progress (null:
   // not watched; see util/liveness.h).
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options, FileSystem* fs,
@@ -299,7 +315,12 @@ class Engine {
   // its slot and chunks are returned. No effect on a save that has ended.
   void Cancel(const std::shared_ptr<SaveHandle>& handle, const Status& why);
 
+  // Every checkpoint, and one entry per unreadable directory
+  // (kUnreadableDirState).
   std::vector<CheckpointInfo> List();
+  // The directories Open could not read, in job, rank order (a job directory
+  // first), less those of ranks read since (a save or a restore opened them).
+  std::vector<UnreadableDir> Unreadable();
   std::vector<InflightInfo> Inflight();
   // The newest committed step, if any.
   std::optional<uint64_t> LatestStep(const std::string& job, uint32_t rank);
@@ -317,6 +338,9 @@ class Engine {
  private:
   Engine(const EngineOptions& options, FileSystem* fs, Gpu* gpu, const Clock* clock);
   Result<SlotStore*> StoreFor(const std::string& job, uint32_t rank, bool create);
+  // Records (and logs) a directory Open cannot read.
+  void SetAside(const std::string& job, std::optional<uint32_t> rank, const std::string& path,
+                const std::string& why);
 
   EngineOptions options_;
   FileSystem* fs_;
@@ -326,6 +350,8 @@ class Engine {
   std::map<std::pair<std::string, uint32_t>, std::unique_ptr<SlotStore>> stores_;
   std::mutex owners_mu_;                    // held while an owner is read or recorded
   std::map<std::string, uint32_t> owners_;  // recorded owners seen so far
+  // What Open could not read, by job and rank (nullopt: the job directory).
+  std::map<std::pair<std::string, std::optional<uint32_t>>, UnreadableDir> unreadable_;
   std::unique_ptr<ChunkPool> pool_;
   std::unique_ptr<Pipeline> pipeline_;  // destroyed before the pool and the stores
   bool shut_down_ = false;

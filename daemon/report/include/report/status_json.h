@@ -15,6 +15,8 @@
 //   progress[]  per job and rank: job, rank, newest_snapshot_step,
 //               newest_durable_step (null when none), durable_lag_steps,
 //               durable_lag_s, committed, coalesced, skipped
+//   unreadable[] job and rank directories found unreadable at start-up, not
+//               served: job, rank (null for a job directory), path, why
 #pragma once
 
 #include <string>
@@ -35,6 +37,7 @@ struct StatusView {
   std::vector<InflightInfo> inflight;
   EngineStats stats;
   std::vector<TierProgress> progress;
+  std::vector<UnreadableDir> unreadable;
 };
 
 std::string RenderStatusJson(const StatusView& v);
