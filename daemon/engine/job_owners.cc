@@ -17,11 +17,7 @@ constexpr size_t kMaxOwnerRecordBytes = 32;
 
 Result<std::optional<uint32_t>> ReadOwner(FileSystem* fs, const std::string& path) {
   if (!fs->Exists(path)) return std::optional<uint32_t>();
-  PCC_ASSIGN_OR_RETURN(std::unique_ptr<File> file, fs->Open(path, OpenOptions{}));
-  std::string text(kMaxOwnerRecordBytes + 1, '\0');
-  size_t got = 0;
-  PCC_RETURN_IF_ERROR(file->ReadAt(text.data(), text.size(), 0, &got));
-  text.resize(got);
+  PCC_ASSIGN_OR_RETURN(std::string text, fs->ReadStoreFile(path, kMaxOwnerRecordBytes));
   if (auto uid = ParseJobOwner(text)) return std::optional<uint32_t>(*uid);
   return Status::Corruption(path +
                             " is not an owner record (a uid and a newline); as root, write the "
