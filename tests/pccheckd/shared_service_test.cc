@@ -4,6 +4,8 @@
 // the daemon neither threads nor memory.
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -389,6 +391,61 @@ TEST_CASE(
   CHECK(Has(connect_as(60001), "job legacy belongs to uid 60002"));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// Descriptors the process holds now.
+int OpenFds(pid_t pid) {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+size_t CountOf(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_CASE(
+    "out of file descriptors, the accept loop backs off, logs once per interval and "
+    "serves again",
+    "[daemon][security]") {
+  Watchdog watchdog(90);
+  Daemon daemon;
+  daemon.Start();
+  watchdog.Guard(daemon.pid());
+  const int held = OpenFds(daemon.pid());
+  REQUIRE(held > 0);
+  // Room for a few connections only; the rest wait in the listen backlog.
+  rlimit before{}, tight{};
+  tight.rlim_cur = tight.rlim_max = static_cast<rlim_t>(held + 4);
+  REQUIRE(prlimit(daemon.pid(), RLIMIT_NOFILE, nullptr, &before) == 0);
+  tight.rlim_max = before.rlim_max;
+  REQUIRE(prlimit(daemon.pid(), RLIMIT_NOFILE, &tight, nullptr) == 0);
+  std::vector<UnixSocket> peers;
+  for (int i = 0; i < 40; ++i) {
+    auto c = UnixSocket::Connect(daemon.socket());
+    if (c.ok()) peers.push_back(std::move(c).value());
+  }
+  REQUIRE(daemon.WaitForLog("Too many open files", 10'000));
+  sleep(3);  // three seconds of a full backlog and no descriptor to accept it with
+  const std::string log = daemon.Log();
+  const size_t warnings = CountOf(log, "accept on ");
+  INFO(warnings << " accept warnings in 3 s");
+  CHECK(warnings <= 2);  // one, and its count 10 s later: not one per turn
+  REQUIRE(prlimit(daemon.pid(), RLIMIT_NOFILE, &before, nullptr) == 0);
+  peers.clear();
+  auto t = TestTrainer::Open(daemon.socket(), "after", 0, 1u << 16);
+  REQUIRE(t.status().ToString() == "Ok");
+  CHECK((*t)->client().Wait((*t)->Step(1).value(), 30'000).ToString() == "Ok");
+  CHECK(kill(daemon.pid(), 0) == 0);
 }
 
 }  // namespace
