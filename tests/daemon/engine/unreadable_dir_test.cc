@@ -39,6 +39,17 @@ std::vector<CheckpointInfo> Of(const std::vector<CheckpointInfo>& list, const st
   return out;
 }
 
+// Two jobs saved through the real file system, opened again through one
+// that denies the directories a test names.
+struct DeniedStore {
+  DeniedStore() { SaveTwoJobs(posix.get(), dir.path(), a1, a2, b1); }
+  TempDir dir;
+  std::unique_ptr<FileSystem> posix = NewPosixFileSystem();
+  const TensorSet a1 = TensorSet::Make({9'000}, 1), a2 = TensorSet::Make({9'000}, 2),
+                  b1 = TensorSet::Make({9'000}, 3);
+  DenyingFileSystem fs{posix.get()};
+};
+
 TEST_CASE("one damaged rank directory never stops the others", "[engine][damage]") {
   TempDir dir;
   auto fs = NewPosixFileSystem();
@@ -90,12 +101,9 @@ TEST_CASE("one damaged rank directory never stops the others", "[engine][damage]
 }
 
 TEST_CASE("a job directory that cannot be listed never stops the others", "[engine][damage]") {
-  TempDir dir;
-  auto posix = NewPosixFileSystem();
-  const auto a1 = TensorSet::Make({9'000}, 1), a2 = TensorSet::Make({9'000}, 2),
-             b1 = TensorSet::Make({9'000}, 3);
-  SaveTwoJobs(posix.get(), dir.path(), a1, a2, b1);
-  DenyingFileSystem fs(posix.get());
+  DeniedStore store;
+  TempDir& dir = store.dir;
+  DenyingFileSystem& fs = store.fs;
   fs.Deny(dir.path() + "/b");
   auto gpu = NewFakeGpu();
 
@@ -112,16 +120,13 @@ TEST_CASE("a job directory that cannot be listed never stops the others", "[engi
   const auto b = Of((*engine)->List(), "b");
   REQUIRE(b.size() == 1);
   CHECK(b[0].state.starts_with(kUnreadableDirState));
-  CheckRestore(**engine, a2, std::nullopt, 2, "a");
+  CheckRestore(**engine, store.a2, std::nullopt, 2, "a");
 }
 
 TEST_CASE("an unreadable store root stops the engine, saying so", "[engine][damage]") {
-  TempDir dir;
-  auto posix = NewPosixFileSystem();
-  const auto a1 = TensorSet::Make({9'000}, 1), a2 = TensorSet::Make({9'000}, 2),
-             b1 = TensorSet::Make({9'000}, 3);
-  SaveTwoJobs(posix.get(), dir.path(), a1, a2, b1);
-  DenyingFileSystem fs(posix.get());
+  DeniedStore store;
+  TempDir& dir = store.dir;
+  DenyingFileSystem& fs = store.fs;
   fs.Deny(dir.path());
   auto gpu = NewFakeGpu();
   EngineOptions options = SmallOptions(dir.path());
